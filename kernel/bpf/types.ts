@@ -151,10 +151,12 @@ export interface RunEnv {
   readonly cpu: number;
   readonly task: Task | null;
   /**
-   * Packet data for LD_ABS/LD_IND and skb helpers: offset and length of the linear data
-   * in the address space. Absent for programs without packets.
+   * Packet data for LD_ABS/LD_IND and skb helpers, as address-space offsets: `data` is
+   * where skb->data points (LD_ABS offset 0), `len` the bytes from there, `mac` and `net`
+   * where the link and network headers start (SKF_LL_OFF / SKF_NET_OFF loads). Absent for
+   * programs without packets.
    */
-  readonly packet?: { offset: number; len: number };
+  readonly packet?: { data: number; len: number; mac: number; net: number };
   /** Tail calls taken so far in this run (limit MAX_TAIL_CALL_CNT). */
   tailCalls: number;
   /** Set by bpf_tail_call: the program to continue with after the helper returns. */
