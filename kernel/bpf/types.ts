@@ -121,6 +121,11 @@ export interface BpfProg {
   readonly insns: readonly Insn[];
   /** The program as it runs after load-time rewriting (map fds -> map addresses, ...). */
   xlated: Insn[];
+  /**
+   * The helpers this program may call, by func id, resolved at load from its program type
+   * (the conformance harness installs its own table). Engines look calls up here.
+   */
+  helpers: ReadonlyMap<number, FuncProto>;
   /** Maps the program references; they stay alive while the program does. */
   usedMaps: BpfMap[];
   /** Combined stack depth of the main program, from the verifier (<= 512). */
