@@ -47,6 +47,13 @@ export interface FileObject {
   readonly kind: string;
   /** Called once per fd closed (each install took one reference). */
   release(): void;
+  /**
+   * Takes one more reference, for fork(2) copying the fd into the child's table. Objects
+   * without it are not inherited by a forked child (threads share the table and need none).
+   */
+  retain?(): void;
+  /** ioctl(2) on an fd of this object; absent means ENOTTY. */
+  ioctl?(task: Task, request: number, arg: unknown): number | bigint | Promise<number | bigint>;
 }
 
 export const RLIMIT_NOFILE = 1024;
@@ -87,9 +94,45 @@ export class FdTable {
   closeAll(): void {
     for (const fd of [...this.files.keys()]) this.close(fd);
   }
+
+  /** The child's copy at fork(2): every fd whose object can take another reference. */
+  fork(): FdTable {
+    const t = new FdTable();
+    for (const [fd, f] of this.files) {
+      if (!f.retain) continue;
+      f.retain();
+      t.files.set(fd, f);
+    }
+    return t;
+  }
 }
 
-export type TaskState = 'running' | 'sleeping' | 'zombie' | 'dead';
+/** zombie: dead, waiting for its parent's wait(2); dead: reaped (or a thread that exited). */
+export type TaskState = 'running' | 'sleeping' | 'stopped' | 'zombie' | 'dead';
+
+/**
+ * A thread group (Linux's signal_struct + the parts of task_struct threads share): the
+ * live threads, the children to wait for, and how the group ended. kernel/process.ts
+ * keeps it; kernel/signal.ts keeps the shared signal state next to it.
+ */
+export class ThreadGroup {
+  /** Live threads; the group is dead when this empties. */
+  readonly threads = new Set<Task>();
+  /** Child processes (their leaders) not reaped yet. */
+  readonly children = new Set<Task>();
+  /** Set when exit_group or a fatal signal started killing the group: its wait status. */
+  groupExit: number | null = null;
+  /** The wait(2) status once every thread has exited. */
+  status: number | null = null;
+  /** Called whenever a child changes state (wait4 sleeps on this). */
+  childWaiters: (() => void)[] = [];
+  /** Resolved with the wait status when the group dies (the spawn handle's `exited`). */
+  readonly exited: Promise<number>;
+  resolveExited!: (status: number) => void;
+  constructor(readonly leader: Task) {
+    this.exited = new Promise((r) => (this.resolveExited = r));
+  }
+}
 
 export class Task {
   comm: string;
@@ -99,6 +142,10 @@ export class Task {
   exitCode: number | null = null;
   /** CPU this task last ran on. */
   cpu = 0;
+  /** The thread group; set by whoever creates the task (TaskTable.spawn, clone). */
+  group!: ThreadGroup;
+  /** Wakes the task from an interruptible sleep (a signal arrived); set while it sleeps. */
+  wake: (() => void) | null = null;
 
   constructor(
     readonly pid: number,
@@ -142,8 +189,40 @@ export class TaskTable {
     const pid = this.allocPid();
     const t = new Task(pid, pid, opts.comm, opts.cred ?? rootCred(), new FdTable(), opts.parent ?? null);
     t.cpu = pid % this.kernel.ncpus;
+    t.group = new ThreadGroup(t);
+    t.group.threads.add(t);
+    opts.parent?.group.children.add(t);
     this.byPid.set(pid, t);
     return t;
+  }
+
+  /**
+   * A new task made by clone(2) from `parent`: a thread of the same group (sharing its fd
+   * table) or the leader of a new process (with a copy of the fd table).
+   */
+  clone(parent: Task, thread: boolean): Task {
+    const pid = this.allocPid();
+    const cred = { ...parent.cred };
+    const t = thread
+      ? new Task(pid, parent.tgid, parent.comm, cred, parent.fds, parent.parent)
+      : new Task(pid, pid, parent.comm, cred, parent.fds.fork(), parent.group.leader);
+    t.cpu = pid % this.kernel.ncpus;
+    t.noNewPrivs = parent.noNewPrivs;
+    if (thread) {
+      t.group = parent.group;
+    } else {
+      t.group = new ThreadGroup(t);
+      parent.group.children.add(t);
+    }
+    t.group.threads.add(t);
+    this.byPid.set(pid, t);
+    return t;
+  }
+
+  /** Forgets a reaped task (its pid stays unused; pids are not recycled). */
+  release(task: Task): void {
+    task.state = 'dead';
+    this.byPid.delete(task.pid);
   }
 
   get(pid: number): Task {

@@ -62,6 +62,12 @@ export interface CtxField {
   size: number;
   /** Writable by the program (e.g. __sk_buff.mark, cb[]). */
   writable?: boolean;
+  /**
+   * A pointer field whose UAPI slot is 32 bits (__sk_buff.data, data_end): the context
+   * keeps the 64-bit pointer at this offset, and the verifier rewrites the program's
+   * 32-bit load of the field into a 64-bit load from here (Linux's convert_ctx_access).
+   */
+  ptrAt?: number;
 }
 
 export interface ProgTypeDef {
@@ -162,6 +168,11 @@ export interface RunEnv {
    * programs without packets.
    */
   readonly packet?: { data: number; len: number; mac: number; net: number };
+  /**
+   * r1..r5 at entry when a caller passes more than the context (args[0] is ctx again);
+   * the conformance harness uses it for r2 = memory length. Absent: r2..r5 start at 0.
+   */
+  readonly args?: readonly bigint[];
   /** Tail calls taken so far in this run (limit MAX_TAIL_CALL_CNT). */
   tailCalls: number;
   /** Set by bpf_tail_call: the program to continue with after the helper returns. */
@@ -192,29 +203,44 @@ export interface MapAttr {
  * syscall (which copies user bytes in first) share one implementation.
  */
 export interface MapOps {
+  /** bpftool's name of the type: array, hash, percpu_array, ringbuf... */
+  readonly name: string;
   /** Linux's map_alloc_check: EINVAL / E2BIG for bad attributes, before any allocation. */
   allocCheck(attr: MapAttr): void;
   alloc(kernel: Kernel, attr: MapAttr): MapImpl;
 }
 
 export interface MapImpl {
-  /** Offset of the value for the key at keyOff, or -1 if absent (per-CPU maps: this CPU's). */
+  /**
+   * Offset of the value for the key at keyOff, or -1 if absent (per-CPU maps: this CPU's).
+   * Types without BPF-side lookup (prog_array, ringbuf, perf_event_array) throw
+   * ENOTSUPP/EOPNOTSUPP; the lookup helper turns that into NULL.
+   */
   lookup(keyOff: number, cpu: number): number;
   /** Update from the value at valueOff with BPF_ANY/NOEXIST/EXIST; throws KernelError. */
   update(keyOff: number, valueOff: number, flags: number, cpu: number): void;
   /** Throws ENOENT when absent, EINVAL where deleting is not allowed (arrays). */
   delete(keyOff: number): void;
-  /** Writes the next key after keyOff (or the first if keyOff < 0) to outOff; false at the end. */
+  /**
+   * Writes the next key after keyOff (or the first if keyOff < 0) to outOff; false at the
+   * end (the syscall turns that into ENOENT).
+   */
   getNextKey(keyOff: number, outOff: number): boolean;
-  /** Syscall lookup: per-CPU maps copy value_size rounded to 8 for every CPU. */
+  /**
+   * Syscall lookup: copies syscallValueSize bytes to outOff (per-CPU maps: every CPU's
+   * value, each rounded up to 8 bytes; prog_array: the program's id). Throws ENOENT when
+   * absent. Absent member: copy value_size bytes from lookup().
+   */
   lookupSyscall?(keyOff: number, outOff: number): void;
+  /** Syscall update (value holds syscallValueSize bytes). Absent member: update(). */
   updateSyscall?(keyOff: number, valueOff: number, flags: number): void;
   /** Bytes userspace gets from a syscall lookup (value size, or all CPUs' for per-CPU). */
   readonly syscallValueSize: number;
+  /** Address-space offset of the value at byte `off` for BPF_PSEUDO_MAP_VALUE (arrays). */
+  directValue?(off: number): number;
   /** Frees everything in the address space. */
   free(): void;
 }
-
 export interface BpfMap {
   readonly id: number;
   readonly type: number;

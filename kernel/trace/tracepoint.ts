@@ -10,27 +10,11 @@
  */
 import { perKernel, type Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
+import { eventDefs, type EventDef, type EventValues } from './event-def.js';
+// Declares every event (kernel/trace/events/*), so tracepointOf() finds them wherever it is called.
+import './events/index.js';
 
-export interface EventField {
-  /** C type as the format file prints it: 'int', 'pid_t', 'char[16]', '__data_loc char[]'. */
-  type: string;
-  name: string;
-  offset: number;
-  size: number;
-  signed: boolean;
-}
-
-export interface EventDef {
-  system: string;
-  name: string;
-  /** The event's own fields (the common_ fields are added by the tracing subsystem). */
-  fields: readonly EventField[];
-  /** The `print fmt:` line of the format file, verbatim. */
-  printFmt: string;
-}
-
-export type EventValue = number | bigint | string;
-export type EventValues = Readonly<Record<string, EventValue>>;
+export * from './event-def.js';
 
 /** A listener on a tracepoint: gets the task that fired it and the field values. */
 export type Probe = (task: Task | null, values: EventValues) => void;
@@ -48,14 +32,6 @@ export class Tracepoint {
       if (i >= 0) this.probes.splice(i, 1);
     };
   }
-}
-
-/** All event definitions known to the kernel, registered by kernel/trace/events/*.ts. */
-export const eventDefs: EventDef[] = [];
-
-export function declareEvent(def: EventDef): EventDef {
-  eventDefs.push(def);
-  return def;
 }
 
 const tracepointsOf = perKernel((): Map<string, Tracepoint> => new Map());
@@ -77,3 +53,4 @@ export function tracepointOf(kernel: Kernel, system: string, name: string): Trac
 export function allTracepoints(kernel: Kernel): Tracepoint[] {
   return eventDefs.map((d) => tracepointOf(kernel, d.system, d.name));
 }
+export { declareSyscallEvents } from './events/syscalls.js';

@@ -2,12 +2,14 @@
  * `make bench`: every benchmark, one table each. Each area adds its module below; a
  * module prints its own table and the goal it is measured against.
  */
+import { interpreterBench } from './interpreter.js';
 export interface Bench {
   name: string;
   run: (out: (line: string) => void) => Promise<void>;
 }
 
 const benches: Bench[] = [
+  interpreterBench,
   // one line per area, e.g. interpreterBench,
 ];
 

@@ -4,6 +4,7 @@
  * kernel errors as `bpfkern: <message>` and exit non-zero, except where an issue asks for
  * JSON output that carries the errno instead.
  */
+import { conformancePluginCommand } from './conformance-plugin.js';
 export interface CommandIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -18,5 +19,6 @@ export interface Command {
 }
 
 export const commands: Command[] = [
+  conformancePluginCommand,
   // one line per command module, e.g. ebpfCommand,
 ];

@@ -1,0 +1,790 @@
+/**
+ * The eBPF interpreter: the reference semantics of the machine (Linux's ___bpf_prog_run).
+ * The JIT must agree with it on every program; the conformance suite and the host
+ * differential test pin it to what Linux 6.x computes.
+ *
+ * Why it looks the way it does (speed is a goal, ~3x a C switch interpreter):
+ * - No BigInt on the hot path. A 64-bit register is two int32 halves in one Int32Array
+ *   (`R[2*i]` low word, `R[2*i+1]` high word); add/sub/mul/shift/compare work on halves.
+ *   BigInt is used only for 64-bit division with a high word set and at helper boundaries.
+ * - Each program is decoded once (cached per xlated array) into a flat Int32Array, four
+ *   words per slot:
+ *
+ *       word 0: internal op (bits 0..15) | dst*2 (bits 16..)
+ *       word 1: index in R of the source operand
+ *       word 2: off (jumps: relative target, already bounds-checked)
+ *       word 3: imm
+ *
+ *   Immediate (BPF_K) forms are folded into register (BPF_X) forms: the decoder gives
+ *   every slot a constant "register" in R (index 22 + 2*pc) holding imm sign-extended to
+ *   64 bits (LD_IMM64: the full value), so one case handles both. The register file is
+ *   therefore per decoded program; files are pooled so nested and re-entrant runs each
+ *   get their own.
+ * - Jumps whose target lies outside the program go to a sentinel slot after the last
+ *   one, which stops the run; so do unknown opcodes. Nothing is trusted: every memory
+ *   access is checked against the address space (BPF pointer = KERNEL_BASE + offset) and
+ *   a bad one stops the run with EFAULT before touching anything.
+ * - Unverified programs may loop forever, so taken backward jumps charge their distance
+ *   against an instruction budget (an upper bound of the instructions executed).
+ *
+ * Invariant for callers: a program's xlated array must not be mutated after its first
+ * run (replace the array instead), because the decoded form is cached on it.
+ */
+import { KernelError } from '../errno.js';
+import type { Insn } from './isa.js';
+import {
+  BPF_ADD, BPF_AND, BPF_CMPXCHG, BPF_FETCH, BPF_OR, BPF_PSEUDO_CALL, BPF_XCHG, BPF_XOR,
+  MAX_BPF_STACK, MAX_CALL_FRAMES,
+} from './isa.js';
+import { KERNEL_BASE_HI, PAGE_SIZE } from './memory.js';
+import type { BpfProg, RunEnv } from './types.js';
+
+/** Default instruction budget of one run (unverified programs may loop forever). */
+export const DEFAULT_INSN_LIMIT = 2 ** 31;
+
+/** SKF_NET_OFF / SKF_LL_OFF: negative LD_ABS offsets relative to the network / link header. */
+export const SKF_NET_OFF = -0x100000;
+export const SKF_LL_OFF = -0x200000;
+
+// Internal ops for forms the opcode byte alone does not tell apart (0x100+).
+const OP_SDIV32 = 0x100;
+const OP_SDIV64 = 0x101;
+const OP_SMOD32 = 0x102;
+const OP_SMOD64 = 0x103;
+const OP_MOVSX32_8 = 0x104;
+const OP_MOVSX32_16 = 0x105;
+const OP_MOVSX64_8 = 0x106;
+const OP_MOVSX64_16 = 0x107;
+const OP_MOVSX64_32 = 0x108;
+const OP_CALL_HELPER = 0x109;
+const OP_CALL_LOCAL = 0x10a;
+const OP_CALLX = 0x10b;
+const OP_BAD = 0x10c;
+
+const KHI = KERNEL_BASE_HI | 0;
+/** R layout: r0..r10 as halves, then one constant per slot, then saved call frames. */
+const NREGS = 22;
+const FRAME_WORDS = 12; // return pc, r6..r9 (8 words), r10 (2 words), spare
+
+interface Decoded {
+  readonly code: Int32Array;
+  readonly n: number;
+  /** Register file image with the constants filled in; copied for each new file. */
+  readonly template: Int32Array;
+  readonly framesAt: number;
+  readonly pool: Int32Array[];
+  /** Why a slot decoded to OP_BAD. */
+  readonly bad: Map<number, string>;
+}
+
+const cache = new WeakMap<readonly Insn[], Decoded>();
+
+function decoded(prog: BpfProg): Decoded {
+  let d = cache.get(prog.xlated);
+  if (d === undefined) {
+    d = decode(prog.xlated);
+    cache.set(prog.xlated, d);
+  }
+  return d;
+}
+
+function decode(insns: readonly Insn[]): Decoded {
+  const n = insns.length;
+  const code = new Int32Array((n + 1) * 4);
+  const framesAt = NREGS + 2 * (n + 1);
+  const template = new Int32Array(framesAt + FRAME_WORDS * (MAX_CALL_FRAMES + 1));
+  const bad = new Map<number, string>();
+  const setBad = (pc: number, why: string): void => {
+    code[pc * 4] = OP_BAD;
+    bad.set(pc, why);
+  };
+  // Targets outside [0, n) go to the sentinel slot n.
+  const rel = (pc: number, off: number): number => {
+    const t = pc + 1 + off;
+    return t >= 0 && t < n ? off : n - pc - 1;
+  };
+  for (let pc = 0; pc < n; pc++) {
+    const i = insns[pc]!;
+    const k = NREGS + 2 * pc;
+    template[k] = i.imm | 0;
+    template[k + 1] = i.imm >> 31;
+    if (i.dst > 10 || i.src > 10) {
+      setBad(pc, `R${Math.max(i.dst, i.src)} is invalid`);
+      continue;
+    }
+    let op = i.code;
+    let src = i.src * 2;
+    let off = i.off;
+    const cls = op & 7;
+    const isK = (op & 8) === 0;
+    const aop = op & 0xf0;
+    switch (cls) {
+      case 4: // BPF_ALU
+      case 7: // BPF_ALU64
+        if (aop === 0xd0) {
+          if (cls === 7 && !isK) setBad(pc, `unknown opcode ${hex2(op)}`);
+          break;
+        }
+        if (aop === 0x80) {
+          if (!isK) setBad(pc, `unknown opcode ${hex2(op)}`);
+          break;
+        }
+        if (aop > 0xd0) {
+          setBad(pc, `unknown opcode ${hex2(op)}`);
+          continue;
+        }
+        if (isK) {
+          op |= 8;
+          src = k;
+        }
+        if ((aop === 0x30 || aop === 0x90) && off !== 0) {
+          if (off !== 1) setBad(pc, `BPF_ALU uses reserved fields`);
+          else op = cls === 7 ? (aop === 0x30 ? OP_SDIV64 : OP_SMOD64) : aop === 0x30 ? OP_SDIV32 : OP_SMOD32;
+        } else if (aop === 0xb0 && off !== 0) {
+          if (isK) setBad(pc, `BPF_MOV uses reserved fields`);
+          else if (cls === 7 && off === 8) op = OP_MOVSX64_8;
+          else if (cls === 7 && off === 16) op = OP_MOVSX64_16;
+          else if (cls === 7 && off === 32) op = OP_MOVSX64_32;
+          else if (cls === 4 && off === 8) op = OP_MOVSX32_8;
+          else if (cls === 4 && off === 16) op = OP_MOVSX32_16;
+          else setBad(pc, `BPF_MOV uses reserved fields`);
+        }
+        break;
+      case 5: // BPF_JMP
+      case 6: // BPF_JMP32
+        if (aop === 0x00) {
+          if (op !== 0x05 && op !== 0x06) setBad(pc, `unknown opcode ${hex2(op)}`);
+          // gotol (JMP32|JA) keeps its offset in imm
+          off = rel(pc, op === 0x06 ? i.imm : off);
+          op = 0x05;
+        } else if (aop === 0x80) {
+          if (cls === 6) setBad(pc, `unknown opcode ${hex2(op)}`);
+          else if (!isK) op = OP_CALLX;
+          else if (i.src === BPF_PSEUDO_CALL) {
+            op = OP_CALL_LOCAL;
+            off = rel(pc, i.imm);
+          } else if (i.src === 0) op = OP_CALL_HELPER;
+          else setBad(pc, `unsupported call (src_reg ${i.src})`);
+          src = 0;
+        } else if (aop === 0x90) {
+          if (op !== 0x95) setBad(pc, `unknown opcode ${hex2(op)}`);
+        } else if (aop > 0xd0) {
+          setBad(pc, `unknown opcode ${hex2(op)}`);
+        } else {
+          if (isK) {
+            op |= 8;
+            src = k;
+          }
+          off = rel(pc, off);
+        }
+        break;
+      case 0: // BPF_LD
+        if (op === 0x18) {
+          const hi = insns[pc + 1];
+          if (hi === undefined || hi.code !== 0) {
+            setBad(pc, 'invalid BPF_LD_IMM insn');
+            continue;
+          }
+          template[k + 1] = hi.imm | 0;
+          src = k;
+        } else if (!(op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50)) {
+          setBad(pc, `unknown opcode ${hex2(op)}`);
+        }
+        break;
+      case 1: // BPF_LDX
+        if (!(op === 0x61 || op === 0x69 || op === 0x71 || op === 0x79 || op === 0x81 || op === 0x89 || op === 0x91)) {
+          setBad(pc, `unknown opcode ${hex2(op)}`);
+        }
+        break;
+      case 2: // BPF_ST: the immediate becomes the source register of the STX form
+        if (!(op === 0x62 || op === 0x6a || op === 0x72 || op === 0x7a)) setBad(pc, `unknown opcode ${hex2(op)}`);
+        op += 1;
+        src = k;
+        break;
+      case 3: // BPF_STX
+        if (!(op === 0x63 || op === 0x6b || op === 0x73 || op === 0x7b || op === 0xc3 || op === 0xdb)) {
+          setBad(pc, `unknown opcode ${hex2(op)}`);
+        }
+        break;
+    }
+    if (bad.has(pc)) continue;
+    code[pc * 4] = op | ((i.dst * 2) << 16);
+    code[pc * 4 + 1] = src;
+    code[pc * 4 + 2] = off;
+    code[pc * 4 + 3] = i.imm | 0;
+  }
+  code[n * 4] = OP_BAD;
+  bad.set(n, n === 0 ? 'empty program' : 'fell off the end of the program (jump out of range or no exit)');
+  return { code, n, template, framesAt, pool: [], bad };
+}
+
+function hex2(v: number): string {
+  return v.toString(16).padStart(2, '0');
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow-path operations (kept out of the main loop so that it stays small)
+
+function u64(R: Int32Array, i: number): bigint {
+  const hi = R[i + 1]!;
+  const lo = BigInt(R[i]! >>> 0);
+  return hi === 0 ? lo : (BigInt(hi >>> 0) << 32n) | lo;
+}
+
+function s64(R: Int32Array, i: number): bigint {
+  return (BigInt(R[i + 1]!) << 32n) | BigInt(R[i]! >>> 0);
+}
+
+function setU64(R: Int32Array, i: number, v: bigint): void {
+  R[i] = Number(BigInt.asUintN(32, v)) | 0;
+  R[i + 1] = Number(BigInt.asUintN(32, v >> 32n)) | 0;
+}
+
+function mul64(R: Int32Array, d: number, s: number): void {
+  const a = R[d]!;
+  const b = R[s]!;
+  // high word of the 32x32 product from 16-bit pieces (all exact in doubles)
+  const a0 = a & 0xffff;
+  const a1 = a >>> 16;
+  const b0 = b & 0xffff;
+  const b1 = b >>> 16;
+  const mid = a1 * b0 + a0 * b1 + ((a0 * b0) >>> 16);
+  const carry = Math.floor(mid / 65536);
+  const hi = a1 * b1 + carry;
+  R[d + 1] = (hi + Math.imul(a, R[s + 1]!) + Math.imul(R[d + 1]!, b)) | 0;
+  R[d] = Math.imul(a, b);
+}
+
+function div64(R: Int32Array, d: number, s: number): void {
+  const bl = R[s]!;
+  const bh = R[s + 1]!;
+  if (bl === 0 && bh === 0) {
+    R[d] = 0;
+    R[d + 1] = 0;
+  } else if (bh === 0 && R[d + 1] === 0) {
+    R[d] = (R[d]! >>> 0) / (bl >>> 0);
+  } else {
+    setU64(R, d, u64(R, d) / u64(R, s));
+  }
+}
+
+function mod64(R: Int32Array, d: number, s: number): void {
+  const bl = R[s]!;
+  const bh = R[s + 1]!;
+  if (bl === 0 && bh === 0) return;
+  if (bh === 0 && R[d + 1] === 0) R[d] = (R[d]! >>> 0) % (bl >>> 0);
+  else setU64(R, d, u64(R, d) % u64(R, s));
+}
+
+function sdiv64(R: Int32Array, d: number, s: number): void {
+  const b = s64(R, s);
+  setU64(R, d, b === 0n ? 0n : s64(R, d) / b);
+}
+
+function smod64(R: Int32Array, d: number, s: number): void {
+  const b = s64(R, s);
+  if (b !== 0n) setU64(R, d, s64(R, d) % b);
+}
+
+function bswap32(x: number): number {
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+/** BPF_END: to-LE truncates (host is little-endian), to-BE and BSWAP swap; all zero-extend. */
+function endian(R: Int32Array, d: number, bits: number, swap: boolean): void {
+  const lo = R[d]!;
+  if (bits === 16) {
+    R[d] = swap ? ((lo & 0xff) << 8) | ((lo >>> 8) & 0xff) : lo & 0xffff;
+    R[d + 1] = 0;
+  } else if (bits === 32) {
+    R[d] = swap ? bswap32(lo) : lo;
+    R[d + 1] = 0;
+  } else if (bits === 64) {
+    if (swap) {
+      R[d] = bswap32(R[d + 1]!);
+      R[d + 1] = bswap32(lo);
+    }
+  } else {
+    throw new KernelError('EINVAL', `BPF_END uses reserved fields (imm ${bits})`);
+  }
+}
+
+function fault(pc: number, R: Int32Array, s: number, off: number, size: number, what: string): KernelError {
+  const hi = (R[s + 1]! >>> 0).toString(16).padStart(8, '0');
+  const lo = (R[s]! >>> 0).toString(16).padStart(8, '0');
+  return new KernelError(
+    'EFAULT',
+    `invalid memory access at insn ${pc}: ${what} of ${size} bytes at 0x${hi}${lo}${off < 0 ? '' : '+'}${off}`,
+  );
+}
+
+/**
+ * LD_ABS/LD_IND as Linux's bpf_skb_load_helper_*: big-endian load from the packet;
+ * SKF_NET_OFF/SKF_LL_OFF offsets are relative to the network/link header. Returns the
+ * zero-extended value, or -1 when the load is out of range (the program then returns 0).
+ */
+function ldPacket(env: RunEnv, offset: number, size: number): number {
+  const pkt = env.packet;
+  if (pkt === undefined) return -1;
+  const end = pkt.data + pkt.len;
+  let at: number;
+  if (offset >= 0) at = pkt.data + offset;
+  else if (offset >= SKF_NET_OFF) at = pkt.net + offset - SKF_NET_OFF;
+  else if (offset >= SKF_LL_OFF) at = pkt.mac + offset - SKF_LL_OFF;
+  else return -1;
+  const head = Math.min(pkt.mac, pkt.net, pkt.data);
+  if (at < head || at + size > end) return -1;
+  const dv = env.kernel.mem.dv;
+  if (size === 4) return dv.getUint32(at, false);
+  if (size === 2) return dv.getUint16(at, false);
+  return dv.getUint8(at);
+}
+
+/** BPF_ATOMIC on a checked offset; the program is single-threaded here, so plain RMW. */
+function atomic(dv: DataView, a: number, R: Int32Array, s: number, dw: boolean, imm: number, pc: number): void {
+  const fetch = (imm & BPF_FETCH) !== 0;
+  const kind = imm & ~BPF_FETCH;
+  if (!dw) {
+    const old = dv.getInt32(a, true);
+    const v = R[s]!;
+    let nv: number;
+    if (imm === BPF_XCHG) nv = v;
+    else if (imm === BPF_CMPXCHG) nv = old === R[0] ? v : old;
+    else if (kind === BPF_ADD) nv = (old + v) | 0;
+    else if (kind === BPF_OR) nv = old | v;
+    else if (kind === BPF_AND) nv = old & v;
+    else if (kind === BPF_XOR) nv = old ^ v;
+    else throw new KernelError('EINVAL', `BPF_ATOMIC uses invalid atomic opcode ${hex2(imm)} at insn ${pc}`);
+    dv.setInt32(a, nv, true);
+    if (imm === BPF_CMPXCHG) {
+      R[0] = old;
+      R[1] = 0;
+    } else if (fetch) {
+      R[s] = old;
+      R[s + 1] = 0;
+    }
+    return;
+  }
+  const ol = dv.getInt32(a, true);
+  const oh = dv.getInt32(a + 4, true);
+  const vl = R[s]!;
+  const vh = R[s + 1]!;
+  let nl: number;
+  let nh: number;
+  if (imm === BPF_XCHG) {
+    nl = vl;
+    nh = vh;
+  } else if (imm === BPF_CMPXCHG) {
+    const eq = ol === R[0] && oh === R[1];
+    nl = eq ? vl : ol;
+    nh = eq ? vh : oh;
+  } else if (kind === BPF_ADD) {
+    const l = (ol >>> 0) + (vl >>> 0);
+    nl = l | 0;
+    nh = (oh + vh + (l > 0xffffffff ? 1 : 0)) | 0;
+  } else if (kind === BPF_OR) {
+    nl = ol | vl;
+    nh = oh | vh;
+  } else if (kind === BPF_AND) {
+    nl = ol & vl;
+    nh = oh & vh;
+  } else if (kind === BPF_XOR) {
+    nl = ol ^ vl;
+    nh = oh ^ vh;
+  } else {
+    throw new KernelError('EINVAL', `BPF_ATOMIC uses invalid atomic opcode ${hex2(imm)} at insn ${pc}`);
+  }
+  dv.setInt32(a, nl, true);
+  dv.setInt32(a + 4, nh, true);
+  if (imm === BPF_CMPXCHG) {
+    R[0] = ol;
+    R[1] = oh;
+  } else if (fetch) {
+    R[s] = ol;
+    R[s + 1] = oh;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+/** Mutable state of one top-level run shared by nested subprogram runs (bpf_loop). */
+interface RunState {
+  left: number;
+  prog: BpfProg;
+  depth: number;
+  fp: number;
+}
+
+export interface InterpOptions {
+  /** Instruction budget (default DEFAULT_INSN_LIMIT); exceeding it stops the run with ELOOP. */
+  insnLimit?: number;
+}
+
+/**
+ * Runs env.prog from insn 0 with r1 = env.ctx (r2.. from env.args) and r10 = the stack
+ * region top at `stackTop` (an address-space offset, see stack.ts). Returns r0 (u64).
+ */
+export function interpRun(env: RunEnv, stackTop: number, opts: InterpOptions = {}): bigint {
+  const st: RunState = { left: opts.insnLimit ?? DEFAULT_INSN_LIMIT, prog: env.prog, depth: 0, fp: stackTop };
+  env.callSubprog = (insnIdx, args) => {
+    if (st.depth + 1 >= MAX_CALL_FRAMES) {
+      throw new KernelError('E2BIG', `the call stack of ${st.depth + 2} frames is too deep`);
+    }
+    const saved = { prog: st.prog, depth: st.depth, fp: st.fp };
+    try {
+      return exec(env, st, st.prog, insnIdx, st.depth + 1, st.fp - MAX_BPF_STACK, args, args[0] ?? 0n);
+    } finally {
+      st.prog = saved.prog;
+      st.depth = saved.depth;
+      st.fp = saved.fp;
+    }
+  };
+  return exec(env, st, env.prog, 0, 0, stackTop, env.args ?? null, env.ctx);
+}
+
+function exec(
+  env: RunEnv,
+  st: RunState,
+  prog0: BpfProg,
+  pc0: number,
+  depth0: number,
+  fp: number,
+  args: readonly bigint[] | null,
+  r1: bigint,
+): bigint {
+  let prog = prog0;
+  let dec = decoded(prog);
+  let R = dec.pool.pop() ?? dec.template.slice();
+  try {
+    R.fill(0, 0, NREGS);
+    setU64(R, 2, r1);
+    if (args !== null) for (let i = 1; i < 5 && i < args.length; i++) setU64(R, 2 + 2 * i, args[i]!);
+    R[20] = fp;
+    R[21] = KHI;
+    let C = dec.code;
+    let F = dec.framesAt;
+    let pc = pc0;
+    let depth = depth0;
+    let budget = st.left;
+    let t = 0;
+    const mem = env.kernel.mem;
+    let dv = mem.dv;
+    let memLen = mem.u8.length;
+
+    for (;;) {
+      const p = pc << 2;
+      const w = C[p]!;
+      const d = w >>> 16;
+      const s = C[p + 1]!;
+      pc++;
+      switch (w & 0xffff) {
+        // ---- ALU64 (BPF_K forms folded into BPF_X: s indexes the slot's constant)
+        case 0x0f: { // add
+          const l = (R[d]! >>> 0) + (R[s]! >>> 0);
+          R[d + 1] = (R[d + 1]! + R[s + 1]! + (l > 0xffffffff ? 1 : 0)) | 0;
+          R[d] = l | 0;
+          break;
+        }
+        case 0x1f: { // sub
+          const l = (R[d]! >>> 0) - (R[s]! >>> 0);
+          R[d + 1] = (R[d + 1]! - R[s + 1]! - (l < 0 ? 1 : 0)) | 0;
+          R[d] = l | 0;
+          break;
+        }
+        case 0x2f: mul64(R, d, s); break;
+        case 0x3f: div64(R, d, s); break;
+        case 0x4f: R[d] = R[d]! | R[s]!; R[d + 1] = R[d + 1]! | R[s + 1]!; break;
+        case 0x5f: R[d] = R[d]! & R[s]!; R[d + 1] = R[d + 1]! & R[s + 1]!; break;
+        case 0x6f: { // lsh
+          const n = R[s]! & 63;
+          if (n >= 32) {
+            R[d + 1] = R[d]! << (n - 32);
+            R[d] = 0;
+          } else if (n !== 0) {
+            R[d + 1] = (R[d + 1]! << n) | (R[d]! >>> (32 - n));
+            R[d] = R[d]! << n;
+          }
+          break;
+        }
+        case 0x7f: { // rsh
+          const n = R[s]! & 63;
+          if (n >= 32) {
+            R[d] = R[d + 1]! >>> (n - 32);
+            R[d + 1] = 0;
+          } else if (n !== 0) {
+            R[d] = (R[d]! >>> n) | (R[d + 1]! << (32 - n));
+            R[d + 1] = R[d + 1]! >>> n;
+          }
+          break;
+        }
+        case 0x87: { // neg
+          const lo = -R[d]! | 0;
+          R[d + 1] = (~R[d + 1]! + (lo === 0 ? 1 : 0)) | 0;
+          R[d] = lo;
+          break;
+        }
+        case 0x9f: mod64(R, d, s); break;
+        case 0xaf: R[d] = R[d]! ^ R[s]!; R[d + 1] = R[d + 1]! ^ R[s + 1]!; break;
+        case 0xbf: R[d] = R[s]!; R[d + 1] = R[s + 1]!; break;
+        case 0xcf: { // arsh
+          const n = R[s]! & 63;
+          if (n >= 32) {
+            R[d] = R[d + 1]! >> (n - 32);
+            R[d + 1] = R[d + 1]! >> 31;
+          } else if (n !== 0) {
+            R[d] = (R[d]! >>> n) | (R[d + 1]! << (32 - n));
+            R[d + 1] = R[d + 1]! >> n;
+          }
+          break;
+        }
+        case 0xd7: endian(R, d, C[p + 3]!, true); break; // bswap
+        case OP_SDIV64: sdiv64(R, d, s); break;
+        case OP_SMOD64: smod64(R, d, s); break;
+        case OP_MOVSX64_8: R[d] = (R[s]! << 24) >> 24; R[d + 1] = R[d]! >> 31; break;
+        case OP_MOVSX64_16: R[d] = (R[s]! << 16) >> 16; R[d + 1] = R[d]! >> 31; break;
+        case OP_MOVSX64_32: R[d] = R[s]!; R[d + 1] = R[s]! >> 31; break;
+
+        // ---- ALU (32-bit: every result zero-extends)
+        case 0x0c: R[d] = (R[d]! + R[s]!) | 0; R[d + 1] = 0; break;
+        case 0x1c: R[d] = (R[d]! - R[s]!) | 0; R[d + 1] = 0; break;
+        case 0x2c: R[d] = Math.imul(R[d]!, R[s]!); R[d + 1] = 0; break;
+        case 0x3c: { // div
+          const b = R[s]! >>> 0;
+          R[d] = b === 0 ? 0 : (R[d]! >>> 0) / b;
+          R[d + 1] = 0;
+          break;
+        }
+        case 0x4c: R[d] = R[d]! | R[s]!; R[d + 1] = 0; break;
+        case 0x5c: R[d] = R[d]! & R[s]!; R[d + 1] = 0; break;
+        case 0x6c: R[d] = R[d]! << (R[s]! & 31); R[d + 1] = 0; break;
+        case 0x7c: R[d] = R[d]! >>> (R[s]! & 31); R[d + 1] = 0; break;
+        case 0x84: R[d] = -R[d]! | 0; R[d + 1] = 0; break;
+        case 0x9c: { // mod: by zero leaves dst (zero-extended)
+          const b = R[s]! >>> 0;
+          if (b !== 0) R[d] = (R[d]! >>> 0) % b;
+          R[d + 1] = 0;
+          break;
+        }
+        case 0xac: R[d] = R[d]! ^ R[s]!; R[d + 1] = 0; break;
+        case 0xbc: R[d] = R[s]!; R[d + 1] = 0; break;
+        case 0xcc: R[d] = R[d]! >> (R[s]! & 31); R[d + 1] = 0; break;
+        case 0xd4: endian(R, d, C[p + 3]!, false); break; // le
+        case 0xdc: endian(R, d, C[p + 3]!, true); break; // be
+        case OP_SDIV32: { // INT_MIN / -1 wraps to INT_MIN through |0
+          const b = R[s]!;
+          R[d] = b === 0 ? 0 : (R[d]! / b) | 0;
+          R[d + 1] = 0;
+          break;
+        }
+        case OP_SMOD32: {
+          const b = R[s]!;
+          if (b !== 0) R[d] = b === -1 ? 0 : (R[d]! % b) | 0;
+          R[d + 1] = 0;
+          break;
+        }
+        case OP_MOVSX32_8: R[d] = (R[s]! << 24) >> 24; R[d + 1] = 0; break;
+        case OP_MOVSX32_16: R[d] = (R[s]! << 16) >> 16; R[d + 1] = 0; break;
+
+        // ---- JMP (64-bit compares; a taken backward jump charges its distance to the budget)
+        case 0x05: { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break; // ja, gotol
+        case 0x1d: if (R[d] === R[s] && R[d + 1] === R[s + 1]) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x5d: if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x4d: if ((R[d]! & R[s]!) !== 0 || (R[d + 1]! & R[s + 1]!) !== 0) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x2d: if ((R[d + 1]! >>> 0) > (R[s + 1]! >>> 0) || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) > (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x3d: if ((R[d + 1]! >>> 0) > (R[s + 1]! >>> 0) || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) >= (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xad: if ((R[d + 1]! >>> 0) < (R[s + 1]! >>> 0) || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) < (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xbd: if ((R[d + 1]! >>> 0) < (R[s + 1]! >>> 0) || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) <= (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x6d: if (R[d + 1]! > R[s + 1]! || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) > (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x7d: if (R[d + 1]! > R[s + 1]! || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) >= (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xcd: if (R[d + 1]! < R[s + 1]! || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) < (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xdd: if (R[d + 1]! < R[s + 1]! || (R[d + 1] === R[s + 1] && (R[d]! >>> 0) <= (R[s]! >>> 0))) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+
+        // ---- JMP32 (compare the low words)
+        case 0x1e: if (R[d] === R[s]) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x5e: if (R[d] !== R[s]) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x4e: if ((R[d]! & R[s]!) !== 0) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x2e: if (R[d]! >>> 0 > R[s]! >>> 0) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x3e: if (R[d]! >>> 0 >= R[s]! >>> 0) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xae: if (R[d]! >>> 0 < R[s]! >>> 0) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xbe: if (R[d]! >>> 0 <= R[s]! >>> 0) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x6e: if (R[d]! > R[s]!) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0x7e: if (R[d]! >= R[s]!) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xce: if (R[d]! < R[s]!) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+        case 0xde: if (R[d]! <= R[s]!) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
+
+        // ---- calls and exit
+        case OP_CALL_HELPER:
+        case OP_CALLX: {
+          const id = (w & 0xffff) === OP_CALLX ? R[d]! : C[p + 3]!;
+          const proto = prog.helpers.get(id);
+          if (proto === undefined) throw new KernelError('EINVAL', `invalid func unknown#${id} at insn ${pc - 1}`);
+          st.left = budget;
+          st.prog = prog;
+          st.depth = depth;
+          st.fp = R[20]!;
+          const r = proto.call(env, u64(R, 2), u64(R, 4), u64(R, 6), u64(R, 8), u64(R, 10));
+          budget = st.left;
+          setU64(R, 0, r);
+          dv = mem.dv;
+          memLen = mem.u8.length;
+          const target = env.tailCallTarget;
+          if (target !== null) {
+            env.tailCallTarget = null;
+            if (depth !== 0) {
+              throw new KernelError('ENOTSUPP', 'tail call from a BPF subprogram needs the JIT');
+            }
+            env.tailCalls++;
+            env.prog = target;
+            const next = decoded(target);
+            const R2 = next.pool.pop() ?? next.template.slice();
+            R2.set(R.subarray(0, NREGS));
+            dec.pool.push(R);
+            prog = target;
+            dec = next;
+            R = R2;
+            C = dec.code;
+            F = dec.framesAt;
+            pc = 0;
+            if ((budget -= 1) < 0) throw budgetExceeded(st, pc);
+          }
+          break;
+        }
+        case OP_CALL_LOCAL: {
+          if (depth + 1 >= MAX_CALL_FRAMES) {
+            throw new KernelError('E2BIG', `the call stack of ${depth + 2} frames is too deep`);
+          }
+          const f = F + depth * FRAME_WORDS;
+          R[f] = pc;
+          for (let i = 0; i < 10; i++) R[f + 1 + i] = R[12 + i]!;
+          depth++;
+          R[20] = R[20]! - MAX_BPF_STACK;
+          pc += C[p + 2]!;
+          if ((budget -= 1) < 0) throw budgetExceeded(st, pc);
+          break;
+        }
+        case 0x95: { // exit
+          if (depth === depth0) {
+            st.left = budget;
+            const hi = R[1]!;
+            return hi === 0 ? BigInt(R[0]! >>> 0) : u64(R, 0);
+          }
+          depth--;
+          const f = F + depth * FRAME_WORDS;
+          pc = R[f]!;
+          for (let i = 0; i < 10; i++) R[12 + i] = R[f + 1 + i]!;
+          break;
+        }
+
+        // ---- loads and stores (every address checked against the address space)
+        case 0x18: R[d] = R[s]!; R[d + 1] = R[s + 1]!; pc++; break; // lddw
+        case 0x61: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 4 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 4, 'load');
+          R[d] = dv.getInt32(a, true);
+          R[d + 1] = 0;
+          break;
+        }
+        case 0x69: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 2 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 2, 'load');
+          R[d] = dv.getUint16(a, true);
+          R[d + 1] = 0;
+          break;
+        }
+        case 0x71: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 1 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 1, 'load');
+          R[d] = dv.getUint8(a);
+          R[d + 1] = 0;
+          break;
+        }
+        case 0x79: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 8 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 8, 'load');
+          R[d] = dv.getInt32(a, true);
+          R[d + 1] = dv.getInt32(a + 4, true);
+          break;
+        }
+        case 0x81: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 4 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 4, 'load');
+          R[d] = dv.getInt32(a, true);
+          R[d + 1] = R[d]! >> 31;
+          break;
+        }
+        case 0x89: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 2 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 2, 'load');
+          R[d] = dv.getInt16(a, true);
+          R[d + 1] = R[d]! >> 31;
+          break;
+        }
+        case 0x91: {
+          const a = (R[s]! >>> 0) + C[p + 2]!;
+          if (R[s + 1] !== KHI || a < PAGE_SIZE || a + 1 > memLen) throw fault(pc - 1, R, s, C[p + 2]!, 1, 'load');
+          R[d] = dv.getInt8(a);
+          R[d + 1] = R[d]! >> 31;
+          break;
+        }
+        case 0x63: {
+          const a = (R[d]! >>> 0) + C[p + 2]!;
+          if (R[d + 1] !== KHI || a < PAGE_SIZE || a + 4 > memLen) throw fault(pc - 1, R, d, C[p + 2]!, 4, 'store');
+          dv.setInt32(a, R[s]!, true);
+          break;
+        }
+        case 0x6b: {
+          const a = (R[d]! >>> 0) + C[p + 2]!;
+          if (R[d + 1] !== KHI || a < PAGE_SIZE || a + 2 > memLen) throw fault(pc - 1, R, d, C[p + 2]!, 2, 'store');
+          dv.setInt16(a, R[s]!, true);
+          break;
+        }
+        case 0x73: {
+          const a = (R[d]! >>> 0) + C[p + 2]!;
+          if (R[d + 1] !== KHI || a < PAGE_SIZE || a + 1 > memLen) throw fault(pc - 1, R, d, C[p + 2]!, 1, 'store');
+          dv.setInt8(a, R[s]!);
+          break;
+        }
+        case 0x7b: {
+          const a = (R[d]! >>> 0) + C[p + 2]!;
+          if (R[d + 1] !== KHI || a < PAGE_SIZE || a + 8 > memLen) throw fault(pc - 1, R, d, C[p + 2]!, 8, 'store');
+          dv.setInt32(a, R[s]!, true);
+          dv.setInt32(a + 4, R[s + 1]!, true);
+          break;
+        }
+        case 0xc3: case 0xdb: { // BPF_STX | BPF_ATOMIC | W / DW
+          const size = (w & 0xffff) === 0xdb ? 8 : 4;
+          const a = (R[d]! >>> 0) + C[p + 2]!;
+          if (R[d + 1] !== KHI || a < PAGE_SIZE || a + size > memLen) throw fault(pc - 1, R, d, C[p + 2]!, size, 'atomic');
+          atomic(dv, a, R, s, size === 8, C[p + 3]!, pc - 1);
+          break;
+        }
+        case 0x20: case 0x28: case 0x30: case 0x40: case 0x48: case 0x50: { // LD_ABS / LD_IND
+          const op = w & 0xffff;
+          const size = (op & 0x18) === 0 ? 4 : (op & 0x18) === 0x08 ? 2 : 1;
+          let off = C[p + 3]!;
+          if (op >= 0x40) off = (off + R[s]!) | 0;
+          const v = ldPacket(env, off, size);
+          if (v < 0) {
+            st.left = budget;
+            return 0n;
+          }
+          R[0] = v | 0;
+          R[1] = 0;
+          break;
+        }
+        default: {
+          const why = dec.bad.get(pc - 1) ?? `unknown opcode ${hex2(w & 0xff)}`;
+          throw new KernelError('EINVAL', `${why} (insn ${pc - 1})`);
+        }
+      }
+    }
+  } finally {
+    dec.pool.push(R);
+  }
+}
+
+function budgetExceeded(st: RunState, pc: number): KernelError {
+  st.left = 0;
+  return new KernelError('ELOOP', `program did not finish within its instruction budget (at insn ${pc})`);
+}

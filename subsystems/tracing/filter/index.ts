@@ -1,0 +1,73 @@
+/**
+ * An event filter ready to run: the parsed program, its walker and its compiled BPF
+ * program (loaded as a kernel-internal BPF_PROG_TYPE_TRACEPOINT program, JITed when
+ * bpf_jit_enable says so). Both evaluators read the same record bytes.
+ */
+import type { Kernel } from '../../../kernel/kernel.js';
+import { dumpXlated } from '../../../kernel/bpf/disasm.js';
+import { bpfProgRun, bpfProgSelectRuntime } from '../../../kernel/bpf/run.js';
+import { progTag } from '../../../kernel/bpf/tag.js';
+import type { BpfProg, ProgTypeDef } from '../../../kernel/bpf/types.js';
+import type { FilterField } from '../fields.js';
+import { compileFilter } from './compile.js';
+import { parseFilter, type FilterProg } from './parse.js';
+import { makeWalker } from './walker.js';
+
+export { FilterError, parseFilter, type FilterProg, type Pred } from './parse.js';
+export { ERR_TEXT, FILT_ERR } from './errors.js';
+export { FILTER_HDR_SIZE, HDR_COMM, HDR_CPU, makeWalker } from './walker.js';
+export { compileFilter, TRACE_FILTER_STRMATCH_ID } from './compile.js';
+
+export interface EventFilter {
+  text: string;
+  prog: FilterProg;
+  walk: (u8: Uint8Array, dv: DataView, base: number) => boolean;
+  bpf: BpfProg;
+}
+
+/** Builds the BPF program of a parsed filter (not in the prog idr: id 0, like Linux's internal programs). */
+export function loadFilterProg(kernel: Kernel, prog: FilterProg, type: ProgTypeDef): BpfProg {
+  const { insns, helpers } = compileFilter(prog);
+  const bpf: BpfProg = {
+    id: 0,
+    type,
+    name: 'trace_filter',
+    tag: progTag(insns),
+    license: 'GPL',
+    gplCompatible: true,
+    insns,
+    xlated: insns.slice(),
+    helpers,
+    usedMaps: [],
+    stackDepth: 0,
+    loadTimeNs: kernel.clock.now(),
+    uid: 0,
+    jited: null,
+    jitError: null,
+    refcnt: 1,
+    runCount: 0,
+    runTimeNs: 0n,
+  };
+  bpfProgSelectRuntime(kernel, bpf);
+  return bpf;
+}
+
+export function buildFilter(
+  kernel: Kernel,
+  text: string,
+  findField: (name: string) => FilterField | undefined,
+  type: ProgTypeDef,
+): EventFilter {
+  const prog = parseFilter(text, findField);
+  return { text, prog, walk: makeWalker(prog), bpf: loadFilterProg(kernel, prog, type) };
+}
+
+/** Runs the compiled filter on the record at address-space offset `base`. */
+export function runCompiled(kernel: Kernel, f: EventFilter, base: number, engine?: 'interp' | 'jit'): boolean {
+  return bpfProgRun(kernel, f.bpf, kernel.mem.addr(base), engine ? { engine } : {}) !== 0n;
+}
+
+/** The compiled program as `bpftool prog dump xlated` prints it. */
+export function dumpFilterXlated(f: EventFilter): string {
+  return dumpXlated(f.bpf.xlated, { helperName: (id) => f.bpf.helpers.get(id)?.name });
+}
