@@ -24,7 +24,7 @@ build: node_modules/.installed
 typecheck: node_modules/.installed
 	$(NODE_BIN)/tsc -p tsconfig.test.json
 
-test: deps build
+test: deps typecheck build
 	bash scripts/test.sh
 
 run: deps build

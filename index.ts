@@ -10,6 +10,8 @@ import { registerBpffs } from './fs/bpffs.js';
 import { registerDebugfs } from './fs/debugfs.js';
 import { registerTasks } from './kernel/process.js';
 import { registerSeccomp } from './subsystems/seccomp/index.js';
+import { registerBpfSyscall } from './kernel/bpf/syscall.js';
+import { registerNetProgTypes } from './subsystems/net/progtypes.js';
 
 export { Kernel, type BootOptions } from './kernel/kernel.js';
 export { KernelError, ERRNO, type ErrnoName } from './kernel/errno.js';
@@ -20,6 +22,8 @@ const bootSteps: ((kernel: Kernel) => void)[] = [
   // one line per subsystem / filesystem, e.g. registerNet,
   registerTasks,
   registerSeccomp,
+  registerBpfSyscall,
+  registerNetProgTypes,
   registerMemfs,
   registerProcfs,
   registerBpffs,

@@ -3,6 +3,7 @@
  * module prints its own table and the goal it is measured against.
  */
 import { interpreterBench } from './interpreter.js';
+import { jitBench } from './jit.js';
 export interface Bench {
   name: string;
   run: (out: (line: string) => void) => Promise<void>;
@@ -10,6 +11,7 @@ export interface Bench {
 
 const benches: Bench[] = [
   interpreterBench,
+  jitBench,
   // one line per area, e.g. interpreterBench,
 ];
 

@@ -70,6 +70,8 @@ export function parseSyscallSpec(words: readonly string[]): SyscallSpec {
 export async function runOne(kernel: Kernel, progs: readonly Insn4[][], sc: SyscallSpec): Promise<RunOutcome> {
   const base = { nr: sc.nr, arch: sc.arch };
   let installFailed: { filter: number; errno: string | null } | null = null;
+  /** The filter being installed while the worker is inside seccomp(). */
+  let installing = -1;
   let ret: number | null = null;
   let trap: SigInfo | null = null;
   let worker: Proc | null = null;
@@ -84,6 +86,7 @@ export async function runOne(kernel: Kernel, progs: readonly Insn4[][], sc: Sysc
       await sys(w, 'prctl', PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
       for (let i = 0; i < progs.length; i++) {
         const prog = progs[i]!;
+        installing = i;
         const r = Number(await sys(w, 'seccomp', SECCOMP_SET_MODE_FILTER, 0, { len: prog.length, filter: prog }));
         if (r < 0) {
           installFailed = { filter: i, errno: errnoName(-r) ?? String(-r) };
@@ -91,6 +94,7 @@ export async function runOne(kernel: Kernel, progs: readonly Insn4[][], sc: Sysc
           return 0;
         }
       }
+      installing = -1;
       const r = await syscallNr(w, `${sc.arch}:${sc.nr}`, ...sc.args);
       ret = Number(r);
       done();
@@ -107,9 +111,10 @@ export async function runOne(kernel: Kernel, progs: readonly Insn4[][], sc: Sysc
     return { ...base, action: 'INSTALL_FAILED', data: null, filter: f.filter, errno: f.errno };
   }
   const last = w ? seccompOf(w.task).last : null;
-  if (!last) {
+  if (installing >= 0 || !last) {
     // The install itself was killed by an earlier filter (a filter judges seccomp() too).
-    return { ...base, action: 'INSTALL_FAILED', data: null, errno: null, ...(typeof status === 'number' ? { signal: status & 0x7f } : {}) };
+    if (h.task.group.threads.size > 0) void sys(h.proc, 'kill', h.task.tgid, SIG.SIGKILL);
+    return { ...base, action: 'INSTALL_FAILED', data: null, filter: installing, errno: null, ...(typeof status === 'number' ? { signal: status & 0x7f } : {}) };
   }
   const action = actionName(last.ret);
   const dataBits = last.ret & SECCOMP_RET_DATA;

@@ -720,7 +720,7 @@ class FuncCompiler {
   private callName(i: Insn): string | undefined {
     if (i.src !== 0) return undefined;
     const p = this.cx.helpers.get(i.imm);
-    return p ? `bpf_${p.name}#${i.imm}` : undefined;
+    return p ? `bpf_${p.name}` : undefined;
   }
 
   private checkRegs(i: Insn, idx: number): void {

@@ -1,0 +1,179 @@
+/**
+ * Socket filters: SO_ATTACH_FILTER / SO_ATTACH_BPF / SO_DETACH_FILTER / SO_LOCK_FILTER /
+ * SO_GET_FILTER, and running the attached program on an skb (Linux's sk_filter_trim_cap()
+ * and packet sockets' run_filter()).
+ *
+ * Running: the skb's __sk_buff and a copy of its bytes are placed in the address space;
+ * LD_ABS offset 0 is skb->data, which is where the socket type's view starts (the MAC
+ * header for AF_PACKET raw, the network header for AF_PACKET dgram, the UDP header for UDP,
+ * the payload for AF_UNIX). The program's u32 result is the number of bytes to keep.
+ */
+import { KernelError } from '../../kernel/errno.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { Task } from '../../kernel/task.js';
+import { SKB_OFF } from '../../kernel/bpf/classic/skb-layout.js';
+import { bpfProgCreateClassic } from '../../kernel/bpf/classic/prog.js';
+import { decodeSockFilters, encodeSockFilters, BPF_MAXINSNS, SOCK_FILTER_SIZE, type SockFilter } from '../../kernel/bpf/classic/isa.js';
+import type { ClassicSkbData } from '../../kernel/bpf/classic/helpers.js';
+import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
+import { bpfProgGetFromFd, bpfProgPut } from '../../kernel/bpf/objects.js';
+import { progTypeById } from '../../kernel/bpf/progtypes.js';
+import { bpfProgRun } from '../../kernel/bpf/run.js';
+import type { BpfProg, ProgTypeDef } from '../../kernel/bpf/types.js';
+import type { NetDevice } from './netdev.js';
+
+/** What a filter runs on: one packet as one socket sees it. */
+export interface SkBuff {
+  /** The bytes from the MAC header (or from the payload when there is none). */
+  readonly frame: Uint8Array;
+  readonly macOff: number;
+  readonly netOff: number;
+  /** Where skb->data points for this socket (LD_ABS 0). */
+  readonly dataOff: number;
+  /** skb->protocol, host order. */
+  readonly protocol: number;
+  readonly pktType: number;
+  readonly dev: NetDevice | null;
+  readonly mark: number;
+  readonly hash: number;
+  readonly queueMapping: number;
+  readonly vlan: { present: boolean; tci: number; proto: number };
+}
+
+export interface SocketFilterState {
+  prog: BpfProg | null;
+  locked: boolean;
+}
+
+/**
+ * The program type classic filters run as: the registered socket_filter when the net
+ * program types are in (progtypes.ts), else a bare one with the same id and context size.
+ */
+function socketFilterType(kernel: Kernel): ProgTypeDef {
+  return (
+    progTypeById(kernel, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER) ?? {
+      id: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
+      name: 'socket_filter',
+      ctxSize: SKB_OFF.size,
+      ctxFields: [],
+      allowedHelpers: new Set(),
+      allowsLdAbs: true,
+    }
+  );
+}
+
+function setFilter(kernel: Kernel, st: SocketFilterState, prog: BpfProg): void {
+  const old = st.prog;
+  st.prog = prog;
+  if (old) bpfProgPut(kernel, old);
+}
+
+/**
+ * SO_ATTACH_FILTER with struct sock_fprog { u16 len; struct sock_filter *filter; }: the
+ * optval object stands for the user struct, `filter` for the user array.
+ */
+export function attachClassic(kernel: Kernel, task: Task, st: SocketFilterState, optval: unknown, optlen: number): void {
+  if (optlen !== 16 || typeof optval !== 'object' || optval === null) {
+    throw new KernelError('EINVAL', 'SO_ATTACH_FILTER needs a struct sock_fprog (16 bytes)');
+  }
+  if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
+  const fprog = optval as { len?: unknown; filter?: unknown };
+  const len = typeof fprog.len === 'number' ? fprog.len & 0xffff : 0;
+  if (fprog.filter === null || fprog.filter === undefined || len === 0 || len > BPF_MAXINSNS) {
+    throw new KernelError('EINVAL', `bad filter length ${len}`);
+  }
+  let insns: SockFilter[];
+  if (fprog.filter instanceof Uint8Array) {
+    if (fprog.filter.length < len * SOCK_FILTER_SIZE) throw new KernelError('EFAULT', 'filter array shorter than len');
+    insns = decodeSockFilters(fprog.filter.subarray(0, len * SOCK_FILTER_SIZE));
+  } else if (Array.isArray(fprog.filter)) {
+    if (fprog.filter.length < len) throw new KernelError('EFAULT', 'filter array shorter than len');
+    insns = decodeSockFilters(encodeSockFilters((fprog.filter as SockFilter[]).slice(0, len)));
+  } else {
+    throw new KernelError('EFAULT', 'bad filter pointer');
+  }
+  const prog = bpfProgCreateClassic(kernel, insns, { type: socketFilterType(kernel), uid: task.cred.euid });
+  setFilter(kernel, st, prog);
+}
+
+/** SO_ATTACH_BPF: a u32 program fd of type socket_filter. */
+export function attachEbpf(kernel: Kernel, task: Task, st: SocketFilterState, optval: unknown, optlen: number): void {
+  if (optlen !== 4) throw new KernelError('EINVAL', 'SO_ATTACH_BPF needs a 4-byte fd');
+  const fd = readU32(optval);
+  if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
+  const prog = bpfProgGetFromFd(task, fd, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER);
+  setFilter(kernel, st, prog);
+}
+
+export function detach(kernel: Kernel, st: SocketFilterState): void {
+  if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
+  if (!st.prog) throw new KernelError('ENOENT', 'no filter attached');
+  const old = st.prog;
+  st.prog = null;
+  bpfProgPut(kernel, old);
+}
+
+export function lock(st: SocketFilterState, optval: unknown, optlen: number): void {
+  if (optlen < 4) throw new KernelError('EINVAL', 'SO_LOCK_FILTER needs an int');
+  const on = readU32(optval) !== 0;
+  if (st.locked && !on) throw new KernelError('EPERM', 'socket filter lock cannot be undone');
+  st.locked = on;
+}
+
+/**
+ * SO_GET_FILTER (sk_get_filter): with len 0 (in instructions, not bytes) returns the count;
+ * with a buffer of at least that many instructions copies them. No filter: 0. An eBPF
+ * filter has no classic original: EACCES. A short buffer: EINVAL.
+ */
+export function getFilter(st: SocketFilterState, buf: Uint8Array | null, len: number): number {
+  if (!st.prog) return 0;
+  const classic = st.prog.classic;
+  if (!classic) throw new KernelError('EACCES', 'attached filter is not a classic program');
+  if (len === 0) return classic.length;
+  if (len < classic.length) throw new KernelError('EINVAL', `buffer holds ${len} < ${classic.length} instructions`);
+  if (!buf || buf.length < classic.length * SOCK_FILTER_SIZE) throw new KernelError('EFAULT', 'bad optval buffer');
+  buf.set(encodeSockFilters(classic));
+  return classic.length;
+}
+
+function readU32(v: unknown): number {
+  if (typeof v === 'number') return v >>> 0;
+  if (v instanceof Uint8Array && v.length >= 4) return new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+  throw new KernelError('EFAULT', 'bad optval');
+}
+
+/**
+ * Runs prog on skb; returns the program's u32 result (bytes to keep; 0 drops). The
+ * __sk_buff is laid out per SKB_OFF; __be16 fields hold network-order bytes.
+ */
+export function runSkbProg(kernel: Kernel, prog: BpfProg, skb: SkBuff, task: Task | null, cpu: number): number {
+  const mem = kernel.mem;
+  const ctxOff = mem.alloc(SKB_OFF.size, 8);
+  const pktOff = mem.alloc(Math.max(skb.frame.length, 1), 8);
+  try {
+    mem.write(pktOff, skb.frame);
+    const dv = mem.dv;
+    const len = skb.frame.length - skb.dataOff;
+    dv.setUint32(ctxOff + SKB_OFF.len, len, true);
+    dv.setUint32(ctxOff + SKB_OFF.pkt_type, skb.pktType, true);
+    dv.setUint32(ctxOff + SKB_OFF.mark, skb.mark >>> 0, true);
+    dv.setUint32(ctxOff + SKB_OFF.queue_mapping, skb.queueMapping, true);
+    dv.setUint16(ctxOff + SKB_OFF.protocol, skb.protocol, false);
+    dv.setUint32(ctxOff + SKB_OFF.vlan_present, skb.vlan.present ? 1 : 0, true);
+    dv.setUint32(ctxOff + SKB_OFF.vlan_tci, skb.vlan.tci, true);
+    dv.setUint16(ctxOff + SKB_OFF.vlan_proto, skb.vlan.proto, false);
+    dv.setUint32(ctxOff + SKB_OFF.ifindex, skb.dev?.ifindex ?? 0, true);
+    dv.setUint32(ctxOff + SKB_OFF.hash, skb.hash >>> 0, true);
+    const data: ClassicSkbData = { dev: skb.dev };
+    const r = bpfProgRun(kernel, prog, mem.addr(ctxOff), {
+      task,
+      cpu,
+      data,
+      packet: { data: pktOff + skb.dataOff, len, mac: pktOff + skb.macOff, net: pktOff + skb.netOff },
+    });
+    return Number(r & 0xffffffffn);
+  } finally {
+    mem.free(pktOff);
+    mem.free(ctxOff);
+  }
+}

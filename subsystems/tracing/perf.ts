@@ -1,0 +1,92 @@
+/**
+ * Attaching BPF programs to events the way perf does: perf_event_open(2) with
+ * attr.type = PERF_TYPE_TRACEPOINT and attr.config = the event id (from the event's `id`
+ * file), then ioctl(PERF_EVENT_IOC_SET_BPF, prog_fd). Closing the perf fd detaches the
+ * program. PERF_EVENT_IOC_ENABLE/DISABLE switch the attachment on and off.
+ */
+import { KernelError } from '../../kernel/errno.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
+import { bpfProgGetFromFd } from '../../kernel/bpf/objects.js';
+import type { BpfProg } from '../../kernel/bpf/types.js';
+import { defineSyscall } from '../../kernel/syscall.js';
+import type { FileObject, Task } from '../../kernel/task.js';
+import { capable, CAP } from '../../kernel/task.js';
+import { tracingOf, type TraceEventFile } from './trace.js';
+
+export const PERF_TYPE_TRACEPOINT = 2;
+export const PERF_EVENT_IOC_ENABLE = 0x2400;
+export const PERF_EVENT_IOC_DISABLE = 0x2401;
+export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
+
+/** The part of struct perf_event_attr we read. */
+export interface PerfEventAttr {
+  type: number;
+  config: number | bigint;
+}
+
+export class PerfEventFile implements FileObject {
+  readonly kind = 'perf_event';
+  prog: BpfProg | null = null;
+  enabled = true;
+  private refs = 1;
+  constructor(
+    private readonly kernel: Kernel,
+    readonly event: TraceEventFile,
+  ) {}
+  retain(): void {
+    this.refs++;
+  }
+  release(): void {
+    if (--this.refs > 0) return;
+    if (this.prog && this.enabled) tracingOf(this.kernel).detachProg(this.event, this.prog);
+    this.prog = null;
+  }
+  ioctl(task: Task, request: number, arg: unknown): number {
+    const state = tracingOf(this.kernel);
+    switch (request) {
+      case PERF_EVENT_IOC_SET_BPF: {
+        if (this.prog) throw new KernelError('EEXIST', 'a program is already attached');
+        const prog = bpfProgGetFromFd(task, Number(arg), BPF_PROG_TYPE.BPF_PROG_TYPE_TRACEPOINT);
+        this.prog = prog;
+        if (this.enabled) state.attachProg(this.event, prog);
+        return 0;
+      }
+      case PERF_EVENT_IOC_ENABLE:
+        if (!this.enabled && this.prog) state.attachProg(this.event, this.prog);
+        this.enabled = true;
+        return 0;
+      case PERF_EVENT_IOC_DISABLE:
+        if (this.enabled && this.prog) {
+          this.prog.refcnt++; // detachProg drops the attachment's reference; the fd keeps one
+          state.detachProg(this.event, this.prog);
+        }
+        this.enabled = false;
+        return 0;
+      default:
+        throw new KernelError('ENOTTY', `perf ioctl 0x${request.toString(16)}`);
+    }
+  }
+}
+
+/** perf_event_open for tracepoint events; returns the fd. */
+export function perfEventOpen(kernel: Kernel, task: Task, attr: PerfEventAttr): number {
+  if (!capable(task.cred, CAP.CAP_PERFMON) && !capable(task.cred, CAP.CAP_SYS_ADMIN)) {
+    throw new KernelError('EACCES', 'perf_event_open needs CAP_PERFMON');
+  }
+  if (attr.type !== PERF_TYPE_TRACEPOINT) throw new KernelError('ENOENT', `perf event type ${attr.type} not supported`);
+  const id = Number(attr.config);
+  const event = tracingOf(kernel).allFiles().find((f) => f.id === id);
+  if (!event) throw new KernelError('ENOENT', `no tracepoint with id ${id}`);
+  return task.fds.install(new PerfEventFile(kernel, event));
+}
+
+export function registerPerfEventOpen(kernel: Kernel): void {
+  defineSyscall(kernel, 'perf_event_open', ({ task, args }) => {
+    const attr = args[0];
+    if (!attr || typeof attr !== 'object' || !('type' in attr) || !('config' in attr)) {
+      throw new KernelError('EFAULT', 'perf_event_open needs an attr');
+    }
+    return perfEventOpen(kernel, task, attr as PerfEventAttr);
+  });
+}
