@@ -12,6 +12,9 @@ import { registerTasks } from './kernel/process.js';
 import { registerSeccomp } from './subsystems/seccomp/index.js';
 import { registerBpfSyscall } from './kernel/bpf/syscall.js';
 import { registerNetProgTypes } from './subsystems/net/progtypes.js';
+import { registerNet } from './subsystems/net/index.js';
+import { registerTracing } from './subsystems/tracing/index.js';
+import { registerTracefs } from './fs/tracefs.js';
 
 export { Kernel, type BootOptions } from './kernel/kernel.js';
 export { KernelError, ERRNO, type ErrnoName } from './kernel/errno.js';
@@ -24,6 +27,9 @@ const bootSteps: ((kernel: Kernel) => void)[] = [
   registerSeccomp,
   registerBpfSyscall,
   registerNetProgTypes,
+  registerNet,
+  registerTracing,
+  registerTracefs,
   registerMemfs,
   registerProcfs,
   registerBpffs,

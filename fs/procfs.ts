@@ -28,6 +28,7 @@ function requireSysAdmin(f: OpenFile): void {
 /** An integer sysctl in [min, max] backed by kernel.sysctl[key]. */
 function intSysctl<K extends keyof Sysctl>(
   kernel: Kernel,
+  name: string,
   key: K,
   min: number,
   max: number,
@@ -39,7 +40,7 @@ function intSysctl<K extends keyof Sysctl>(
     store: (text, f) => {
       requireSysAdmin(f);
       const v = parseProcInt(text);
-      if (v < min || v > max) throw new KernelError('EINVAL', `${String(key)}: ${v} out of range [${min}, ${max}]`);
+      if (v < min || v > max) throw new KernelError('EINVAL', `${name}: ${v} out of range [${min}, ${max}]`);
       const value = v as Sysctl[K];
       check?.(kernel.sysctl[key], value);
       kernel.sysctl[key] = value;
@@ -204,13 +205,13 @@ export function registerProcfs(kernel: Kernel): void {
   const net = sys.add('net', staticDir(0o555));
   const core = net.add('core', staticDir(0o555));
   // net/core/sysctl_net_core.c: bpf_jit_enable 0..2 (1 only with BPF_JIT_ALWAYS_ON), harden 0..2.
-  core.add('bpf_jit_enable', intSysctl(kernel, 'bpfJitEnable', 0, 2));
-  core.add('bpf_jit_harden', intSysctl(kernel, 'bpfJitHarden', 0, 2));
+  core.add('bpf_jit_enable', intSysctl(kernel, 'bpf_jit_enable', 'bpfJitEnable', 0, 2));
+  core.add('bpf_jit_harden', intSysctl(kernel, 'bpf_jit_harden', 'bpfJitHarden', 0, 2));
   const k = sys.add('kernel', staticDir(0o555));
   // kernel/bpf/syscall.c bpf_unpriv_handler(): 1 is a one-way lock.
   k.add(
     'unprivileged_bpf_disabled',
-    intSysctl(kernel, 'unprivilegedBpfDisabled', 0, 2, (old, v) => {
+    intSysctl(kernel, 'unprivileged_bpf_disabled', 'unprivilegedBpfDisabled', 0, 2, (old, v) => {
       if (old === 1 && v !== 1) throw new KernelError('EPERM', 'unprivileged_bpf_disabled is locked at 1 until reboot');
     }),
   );

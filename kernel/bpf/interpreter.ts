@@ -33,7 +33,7 @@
 import { KernelError } from '../errno.js';
 import type { Insn } from './isa.js';
 import {
-  BPF_ADD, BPF_AND, BPF_CMPXCHG, BPF_FETCH, BPF_OR, BPF_PSEUDO_CALL, BPF_XCHG, BPF_XOR,
+  BPF_ADD, BPF_AND, BPF_CMPXCHG, BPF_FETCH, BPF_OR, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_XCHG, BPF_XOR,
   MAX_BPF_STACK, MAX_CALL_FRAMES,
 } from './isa.js';
 import { KERNEL_BASE_HI, PAGE_SIZE } from './memory.js';
@@ -185,7 +185,14 @@ function decode(insns: readonly Insn[]): Decoded {
             setBad(pc, 'invalid BPF_LD_IMM insn');
             continue;
           }
-          template[k + 1] = hi.imm | 0;
+          if (i.src === BPF_PSEUDO_FUNC) {
+            // A callback's "address" is its absolute instruction index (what callSubprog
+            // takes); the load keeps Linux's relative imm, as the JIT reads it too.
+            template[k] = pc + 1 + i.imm;
+            template[k + 1] = 0;
+          } else {
+            template[k + 1] = hi.imm | 0;
+          }
           src = k;
         } else if (!(op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50)) {
           setBad(pc, `unknown opcode ${hex2(op)}`);

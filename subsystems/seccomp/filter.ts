@@ -306,7 +306,7 @@ export function secureComputing(call: SyscallCall, notify: NotifyFn): EntryVerdi
     case SECCOMP_RET_ERRNO:
       if (dataBits > MAX_ERRNO) dataBits = MAX_ERRNO;
       seccompLog(kernel, call, 0, action, match?.log ?? false);
-      return { ret: -dataBits };
+      return { ret: dataBits === 0 ? 0 : -dataBits };
     case SECCOMP_RET_TRAP:
       seccompLog(kernel, call, 0, action, match?.log ?? false);
       // syscall_rollback: the syscall "returns" its own number unless the handler changes it.

@@ -7,7 +7,7 @@
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
-import { bpfProgGetFromFd } from '../../kernel/bpf/objects.js';
+import { bpfProgGetFromFd, bpfProgPut } from '../../kernel/bpf/objects.js';
 import type { BpfProg } from '../../kernel/bpf/types.js';
 import { defineSyscall } from '../../kernel/syscall.js';
 import type { FileObject, Task } from '../../kernel/task.js';
@@ -40,6 +40,7 @@ export class PerfEventFile implements FileObject {
   release(): void {
     if (--this.refs > 0) return;
     if (this.prog && this.enabled) tracingOf(this.kernel).detachProg(this.event, this.prog);
+    else if (this.prog) bpfProgPut(this.kernel, this.prog);
     this.prog = null;
   }
   ioctl(task: Task, request: number, arg: unknown): number {

@@ -5,6 +5,9 @@
  * JSON output that carries the errno instead.
  */
 import { conformancePluginCommand } from './conformance-plugin.js';
+import { mountCommand } from './mount.js';
+import { ebpfCommand } from './ebpf.js';
+import { cbpfCommand } from './cbpf.js';
 export interface CommandIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -20,5 +23,8 @@ export interface Command {
 
 export const commands: Command[] = [
   conformancePluginCommand,
+  mountCommand,
+  ebpfCommand,
+  cbpfCommand,
   // one line per command module, e.g. ebpfCommand,
 ];

@@ -65,7 +65,7 @@ export const demoWorkload: Workload = {
       for (let i = 0; i < 200 && !done && running; i++) {
         await quiet(p, 'nanosleep', null, null);
         await quiet(p, 'getpid');
-        await sleep(2);
+        await sleep(10);
       }
       return 0;
     };

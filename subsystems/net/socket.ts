@@ -1,0 +1,317 @@
+/**
+ * Sockets of mini-OS tasks and the little network they talk over: `lo` and `eth0`,
+ * AF_PACKET taps, UDP over IPv4/IPv6, AF_UNIX socketpairs. A Socket is the FileObject an fd
+ * refers to. Every packet a socket receives first passes its filter (filter.ts), which
+ * keeps, truncates or drops it exactly where Linux runs sk_filter / run_filter:
+ *
+ *   AF_PACKET SOCK_RAW    whole frame from the MAC header (outer VLAN tag already moved
+ *                         to metadata); kept = min(ret, len)
+ *   AF_PACKET SOCK_DGRAM  from the network header
+ *   UDP                   from the UDP header; kept = min(len, max(8, ret)) (trim cap 8)
+ *   AF_UNIX dgram         the payload; no device, protocol 0
+ */
+import { KernelError } from '../../kernel/errno.js';
+import { perKernel, type Kernel } from '../../kernel/kernel.js';
+import { tracepointOf } from '../../kernel/trace/tracepoint.js';
+import { skbDropReason } from '../../kernel/trace/events/skb.js';
+import type { FileObject } from '../../kernel/task.js';
+import { bpfProgPut } from '../../kernel/bpf/objects.js';
+import { runSkbProg, type SkBuff, type SocketFilterState } from './filter.js';
+import { defaultDevices, ethPktType, PACKET_HOST, PACKET_OUTGOING, type NetDevice } from './netdev.js';
+import {
+  ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, UDP_HLEN, ethertype, ipv4String, udp4Frame, udp6Frame, vlanUntag,
+} from './frames.js';
+
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_PACKET = 17;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
+
+/** A socket address as userspace passes it (the object stands for struct sockaddr_*). */
+export interface SockAddr {
+  family: number;
+  /** AF_INET/AF_INET6: dotted quad or '::1'. */
+  addr?: string;
+  port?: number;
+  /** AF_PACKET: sll_ifindex and sll_protocol (host order). */
+  ifindex?: number;
+  protocol?: number;
+  /** AF_PACKET on receive: sll_pkttype and sll_hatype. */
+  pkttype?: number;
+  hatype?: number;
+}
+
+export interface Datagram {
+  bytes: Uint8Array;
+  /** Bytes the packet had before the filter cut it (MSG_TRUNC reports this). */
+  origLen: number;
+  from: SockAddr;
+}
+
+export class Socket implements FileObject {
+  readonly kind = 'socket';
+  readonly filter: SocketFilterState = { prog: null, locked: false };
+  readonly rx: Datagram[] = [];
+  nonblock = false;
+  bound: SockAddr | null = null;
+  peerAddr: SockAddr | null = null;
+  /** AF_UNIX socketpair: the other end. */
+  peer: Socket | null = null;
+  /** Packets accepted (after the filter) and dropped by it. */
+  rxPackets = 0;
+  filterDrops = 0;
+  closed = false;
+  private refs = 1;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    readonly net: NetState,
+    readonly family: number,
+    readonly type: number,
+    /** AF_PACKET: the ethertype in host order (ETH_P_ALL = 3); IP: the IPPROTO. */
+    readonly protocol: number,
+  ) {}
+
+  retain(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (--this.refs > 0) return;
+    this.closed = true;
+    this.net.sockets.delete(this);
+    if (this.filter.prog) bpfProgPut(this.net.kernel, this.filter.prog);
+    this.filter.prog = null;
+    if (this.peer) this.peer.peer = null;
+    this.wake();
+  }
+
+  enqueue(d: Datagram): void {
+    this.rxPackets++;
+    this.rx.push(d);
+    this.wake();
+  }
+
+  /** Resolves when a datagram is queued (or the socket closes). */
+  waitReadable(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+export class NetState {
+  readonly devices: NetDevice[] = defaultDevices();
+  readonly sockets = new Set<Socket>();
+  private nextPort = 32768;
+  constructor(readonly kernel: Kernel) {}
+
+  device(ifindex: number): NetDevice | undefined {
+    return this.devices.find((d) => d.ifindex === ifindex);
+  }
+
+  deviceByName(name: string): NetDevice | undefined {
+    return this.devices.find((d) => d.name === name);
+  }
+
+  ephemeralPort(): number {
+    for (;;) {
+      const p = this.nextPort;
+      this.nextPort = p >= 60999 ? 32768 : p + 1;
+      if (![...this.sockets].some((s) => s.bound?.port === p)) return p;
+    }
+  }
+}
+
+export const netOf = perKernel((kernel): NetState => new NetState(kernel));
+
+// ---------------------------------------------------------------------------------------
+// Filters on the receive path
+
+/**
+ * Runs the socket's filter (if any) on skb: the number of bytes from skb->data to keep,
+ * 0 for a drop. `cap` is sk_filter_trim_cap's floor (UDP: its header).
+ */
+function skFilter(sk: Socket, skb: SkBuff, cap: number): number {
+  const len = skb.frame.length - skb.dataOff;
+  const prog = sk.filter.prog;
+  if (!prog) return len;
+  const kernel = sk.net.kernel;
+  const res = runSkbProg(kernel, prog, skb, kernel.tasks.current, kernel.currentCpu);
+  if (res === 0) {
+    sk.filterDrops++;
+    const tp = tracepointOf(kernel, 'skb', 'kfree_skb');
+    if (tp.probes.length) {
+      tp.fire(kernel.tasks.current, {
+        skbaddr: 0n, location: 0n, rx_sk: 0n, protocol: skb.protocol, reason: skbDropReason('SOCKET_FILTER'),
+      });
+    }
+    return 0;
+  }
+  return Math.min(len, Math.max(cap, res));
+}
+
+function fireDev(kernel: Kernel, event: 'net_dev_xmit' | 'netif_receive_skb', dev: NetDevice, len: number): void {
+  const tp = tracepointOf(kernel, 'net', event);
+  if (!tp.probes.length) return;
+  tp.fire(kernel.tasks.current, event === 'net_dev_xmit' ? { skbaddr: 0n, len, rc: 0, name: dev.name } : { skbaddr: 0n, len, name: dev.name });
+}
+
+/** Packet taps (ptype_all / ptype_base): every AF_PACKET socket that wants this frame. */
+function deliverToPacketSockets(
+  net: NetState, dev: NetDevice, frame: Uint8Array, pktType: number, vlan: SkBuff['vlan'], except: Socket | null,
+): void {
+  const protocol = ethertype(frame);
+  for (const sk of [...net.sockets]) {
+    if (sk.family !== AF_PACKET || sk === except || sk.protocol === 0) continue;
+    if (sk.protocol !== ETH_P_ALL && sk.protocol !== protocol) continue;
+    const bound = sk.bound?.ifindex ?? 0;
+    if (bound !== 0 && bound !== dev.ifindex) continue;
+    const dataOff = sk.type === SOCK_DGRAM && frame.length >= ETH_HLEN ? ETH_HLEN : 0;
+    const skb: SkBuff = {
+      frame, macOff: 0, netOff: Math.min(ETH_HLEN, frame.length), dataOff, protocol, pktType, dev,
+      mark: 0, hash: 0, queueMapping: 0, vlan,
+    };
+    const keep = skFilter(sk, skb, 0);
+    if (keep === 0 && frame.length - dataOff > 0) continue;
+    sk.enqueue({
+      bytes: frame.slice(dataOff, dataOff + keep),
+      origLen: frame.length - dataOff,
+      from: { family: AF_PACKET, ifindex: dev.ifindex, protocol, pkttype: pktType, hatype: dev.type },
+    });
+  }
+}
+
+/**
+ * A frame arriving on dev (the wire, or lo looping back): __netif_receive_skb. Returns
+ * false when the stack dropped it before any socket (a short VLAN-tagged frame).
+ */
+export function netifReceive(kernel: Kernel, dev: NetDevice, raw: Uint8Array): boolean {
+  const net = netOf(kernel);
+  fireDev(kernel, 'netif_receive_skb', dev, Math.max(0, raw.length - ETH_HLEN));
+  const untagged = vlanUntag(raw);
+  if (!untagged) return false;
+  const { frame, vlan } = untagged;
+  const pktType = ethPktType(dev, frame);
+  deliverToPacketSockets(net, dev, frame, pktType, vlan, null);
+  if (pktType === PACKET_HOST) ipReceive(net, dev, frame, vlan);
+  return true;
+}
+
+/** dev_queue_xmit: taps see an outgoing copy; lo loops the frame back in. */
+export function devXmit(kernel: Kernel, dev: NetDevice, frame: Uint8Array, sender: Socket | null): void {
+  const net = netOf(kernel);
+  fireDev(kernel, 'net_dev_xmit', dev, frame.length);
+  deliverToPacketSockets(net, dev, frame, PACKET_OUTGOING, { present: false, tci: 0, proto: 0 }, sender);
+  if (dev.name === 'lo') netifReceive(kernel, dev, frame);
+}
+
+/** IPv4/IPv6 → UDP demultiplexing to bound sockets. */
+function ipReceive(net: NetState, dev: NetDevice, frame: Uint8Array, vlan: SkBuff['vlan']): void {
+  const protocol = ethertype(frame);
+  let family: number;
+  let l4: number;
+  let proto: number;
+  let src: string;
+  let dst: string;
+  if (protocol === ETH_P_IP && frame.length >= ETH_HLEN + 20) {
+    family = AF_INET;
+    l4 = ETH_HLEN + (frame[ETH_HLEN]! & 0xf) * 4;
+    proto = frame[ETH_HLEN + 9]!;
+    src = ipv4String(frame.subarray(ETH_HLEN + 12));
+    dst = ipv4String(frame.subarray(ETH_HLEN + 16));
+  } else if (protocol === ETH_P_IPV6 && frame.length >= ETH_HLEN + 40) {
+    family = AF_INET6;
+    l4 = ETH_HLEN + 40;
+    proto = frame[ETH_HLEN + 6]!;
+    src = frame[ETH_HLEN + 23] === 1 ? '::1' : '::';
+    dst = frame[ETH_HLEN + 39] === 1 ? '::1' : '::';
+  } else {
+    return;
+  }
+  if (proto !== IPPROTO_UDP || frame.length < l4 + UDP_HLEN) return;
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const sport = dv.getUint16(l4);
+  const dport = dv.getUint16(l4 + 2);
+  const ulen = Math.min(dv.getUint16(l4 + 4), frame.length - l4);
+  const udp = frame.subarray(0, l4 + ulen);
+  for (const sk of net.sockets) {
+    if (sk.family !== family || sk.type !== SOCK_DGRAM || sk.bound?.port !== dport) continue;
+    const want = sk.bound.addr;
+    if (want !== undefined && want !== '0.0.0.0' && want !== '::' && want !== dst) continue;
+    const skb: SkBuff = {
+      frame: udp, macOff: 0, netOff: ETH_HLEN, dataOff: l4, protocol, pktType: PACKET_HOST, dev,
+      mark: 0, hash: 0, queueMapping: 0, vlan,
+    };
+    const keep = skFilter(sk, skb, UDP_HLEN);
+    if (keep === 0) return;
+    sk.enqueue({
+      bytes: udp.slice(l4 + UDP_HLEN, l4 + keep),
+      origLen: ulen - UDP_HLEN,
+      from: { family, addr: src, port: sport },
+    });
+    return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending
+
+export function udpSend(sk: Socket, payload: Uint8Array, to: SockAddr): number {
+  const net = sk.net;
+  if (!sk.bound) sk.bound = { family: sk.family, addr: sk.family === AF_INET ? '0.0.0.0' : '::', port: net.ephemeralPort() };
+  const loop = sk.family === AF_INET ? '127.0.0.1' : '::1';
+  const srcAddr = sk.bound.addr === '0.0.0.0' || sk.bound.addr === '::' || sk.bound.addr === undefined ? loop : sk.bound.addr;
+  const src = { addr: srcAddr, port: sk.bound.port ?? 0 };
+  const dst = { addr: to.addr ?? loop, port: to.port ?? 0 };
+  const frame = sk.family === AF_INET ? udp4Frame(src, dst, payload) : udp6Frame(src, dst, payload);
+  const isLoop = sk.family === AF_INET ? dst.addr.startsWith('127.') : dst.addr === '::1';
+  devXmit(net.kernel, net.deviceByName(isLoop ? 'lo' : 'eth0')!, frame, sk);
+  return payload.length;
+}
+
+export function packetSend(sk: Socket, frame: Uint8Array, to: SockAddr | null): number {
+  const ifindex = to?.ifindex ?? sk.bound?.ifindex ?? 0;
+  const dev = sk.net.device(ifindex);
+  if (!dev) throw new KernelError(ifindex === 0 ? 'ENXIO' : 'ENODEV', `no device with ifindex ${ifindex}`);
+  if (sk.type === SOCK_RAW && frame.length < ETH_HLEN) throw new KernelError('EINVAL', 'frame shorter than its link header');
+  devXmit(sk.net.kernel, dev, frame, sk);
+  return frame.length;
+}
+
+export function unixSend(sk: Socket, payload: Uint8Array): number {
+  const peer = sk.peer;
+  if (!peer) throw new KernelError(sk.type === SOCK_STREAM ? 'EPIPE' : 'ECONNREFUSED', 'peer closed');
+  if (sk.type === SOCK_STREAM) {
+    peer.enqueue({ bytes: payload.slice(), origLen: payload.length, from: { family: AF_UNIX } });
+    return payload.length;
+  }
+  const skb: SkBuff = {
+    frame: payload, macOff: 0, netOff: 0, dataOff: 0, protocol: 0, pktType: PACKET_HOST, dev: null,
+    mark: 0, hash: 0, queueMapping: 0, vlan: { present: false, tci: 0, proto: 0 },
+  };
+  const keep = skFilter(peer, skb, 0);
+  // A drop is silent: the sender's send succeeds (the host does the same).
+  if (keep > 0 || payload.length === 0) {
+    peer.enqueue({ bytes: payload.slice(0, keep), origLen: payload.length, from: { family: AF_UNIX } });
+  }
+  return payload.length;
+}
+
+export function newSocket(net: NetState, family: number, type: number, protocol: number): Socket {
+  const sk = new Socket(net, family, type, protocol);
+  net.sockets.add(sk);
+  return sk;
+}
+

@@ -1,0 +1,423 @@
+/**
+ * OCI/Docker seccomp profiles (runtime-spec's LinuxSeccomp, moby's profiles/seccomp) compiled
+ * to classic BPF the way libseccomp generates it:
+ *
+ *   ld [4]; jeq AUDIT_ARCH_X86_64 -> x86_64 block; jeq AUDIT_ARCH_I386 -> i386 block; ...
+ *   otherwise the bad-arch action (libseccomp's default, KILL_THREAD)
+ *   x86_64 block: ld [0]; jge 0x40000000 -> x32 block (or bad arch when x32 is not listed)
+ *   each block: per syscall `jeq #nr` then the rules; 64-bit arguments compared as their
+ *   high and low 32-bit halves (32-bit arches compare the low half only); the default
+ *   action at the end.
+ *
+ * Includes/excludes (caps, arches, minKernel) are decided for the capabilities and kernel
+ * version given in the options: by default Docker's default capability set and 6.18.
+ * Names an architecture does not have are skipped, as libseccomp does. Within one
+ * syscall, rules are tried in profile order and the first whose argument conditions all
+ * hold decides; with no match, the default action.
+ */
+import { KernelError } from '../../kernel/errno.js';
+import { SYSCALL_TABLES, X32_SYSCALL_BIT, type ArchName } from '../../kernel/syscall-table.js';
+import type { SockFilter } from '../../kernel/bpf/classic/isa.js';
+import {
+  SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD,
+  SECCOMP_RET_LOG, SECCOMP_RET_TRACE, SECCOMP_RET_TRAP, SECCOMP_RET_USER_NOTIF,
+} from './uapi.js';
+
+export interface ProfileArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+export interface ProfileSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: ProfileArg[] | null;
+  includes?: { caps?: string[]; arches?: string[]; minKernel?: string } | null;
+  excludes?: { caps?: string[]; arches?: string[]; minKernel?: string } | null;
+}
+
+export interface Profile {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[] | null;
+  archMap?: { architecture: string; subArchitectures: string[] | null }[] | null;
+  syscalls?: ProfileSyscall[] | null;
+}
+
+/** Docker's default capability set (moby oci/caps/defaults.go). */
+export const DOCKER_DEFAULT_CAPS: readonly string[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+export interface CompileOptions {
+  /** Capabilities the container has (default: Docker's default set). */
+  caps?: readonly string[];
+  /** Kernel version for minKernel (default 6.18). */
+  kernelVersion?: string;
+  /** Native architecture (Docker's arch names: amd64, x86, x32, arm64) for includes.arches; default amd64. */
+  nativeArch?: string;
+  /** Action for calls from an arch the filter does not list (libseccomp's default: KILL_THREAD). */
+  badArchAction?: number;
+}
+
+interface ArchDef {
+  scmp: string;
+  docker: string;
+  table: ArchName | null;
+  audit: number;
+  bits: 32 | 64;
+}
+
+/** The libseccomp arches this compiler can emit (others in a profile are skipped). */
+const ARCHES: readonly ArchDef[] = [
+  { scmp: 'SCMP_ARCH_X86_64', docker: 'amd64', table: 'x86_64', audit: 0xc000003e, bits: 64 },
+  { scmp: 'SCMP_ARCH_X86', docker: 'x86', table: 'i386', audit: 0x40000003, bits: 32 },
+  { scmp: 'SCMP_ARCH_X32', docker: 'x32', table: 'x32', audit: 0xc000003e, bits: 32 },
+  { scmp: 'SCMP_ARCH_AARCH64', docker: 'arm64', table: 'aarch64', audit: 0xc00000b7, bits: 64 },
+];
+
+export function parseAction(name: string, errnoRet: number | undefined, defaultErrno: number | undefined): number {
+  switch (name) {
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return SECCOMP_RET_KILL_THREAD;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return SECCOMP_RET_KILL_PROCESS;
+    case 'SCMP_ACT_TRAP':
+      return SECCOMP_RET_TRAP;
+    case 'SCMP_ACT_ERRNO':
+      return (SECCOMP_RET_ERRNO | ((errnoRet ?? defaultErrno ?? 1) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_TRACE':
+      return (SECCOMP_RET_TRACE | ((errnoRet ?? defaultErrno ?? 1) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_LOG':
+      return SECCOMP_RET_LOG;
+    case 'SCMP_ACT_ALLOW':
+      return SECCOMP_RET_ALLOW;
+    case 'SCMP_ACT_NOTIFY':
+      return SECCOMP_RET_USER_NOTIF;
+    default:
+      throw new KernelError('EINVAL', `unknown seccomp action ${name}`);
+  }
+}
+
+function versionAtLeast(have: string, want: string): boolean {
+  const a = have.split('.').map(Number);
+  const b = want.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
+
+/** A rule kept for one arch: its comparisons and action. */
+export interface Rule {
+  args: ProfileArg[];
+  action: number;
+}
+
+export interface CompiledArch {
+  arch: ArchDef;
+  /** nr -> rules in profile order. */
+  syscalls: Map<number, Rule[]>;
+}
+
+export interface CompiledProfile {
+  defaultAction: number;
+  badArchAction: number;
+  arches: CompiledArch[];
+  program: SockFilter[];
+}
+
+function selected(s: ProfileSyscall, caps: ReadonlySet<string>, kver: string, native: string): boolean {
+  const inc = s.includes ?? {};
+  const exc = s.excludes ?? {};
+  if (inc.caps?.length && !inc.caps.every((c) => caps.has(c))) return false;
+  if (inc.arches?.length && !inc.arches.includes(native)) return false;
+  if (inc.minKernel && !versionAtLeast(kver, inc.minKernel)) return false;
+  if (exc.caps?.length && exc.caps.some((c) => caps.has(c))) return false;
+  if (exc.arches?.length && exc.arches.includes(native)) return false;
+  if (exc.minKernel && versionAtLeast(kver, exc.minKernel)) return false;
+  return true;
+}
+
+/** Decides the profile for the options: which arches and, per arch, which rules. */
+export function resolveProfile(profile: Profile, opts: CompileOptions = {}): Omit<CompiledProfile, 'program'> {
+  if (!profile || typeof profile.defaultAction !== 'string') throw new KernelError('EINVAL', 'profile has no defaultAction');
+  const caps = new Set(opts.caps ?? DOCKER_DEFAULT_CAPS);
+  const kver = opts.kernelVersion ?? '6.18';
+  const native = opts.nativeArch ?? 'amd64';
+  const defaultAction = parseAction(profile.defaultAction, profile.defaultErrnoRet, profile.defaultErrnoRet);
+  const nativeDef = ARCHES.find((a) => a.docker === native) ?? ARCHES[0]!;
+  // runtime-spec: `architectures`; moby: archMap entries for the native arch.
+  let names: string[];
+  if (profile.architectures?.length) names = profile.architectures;
+  else {
+    const m = profile.archMap?.find((e) => e.architecture === nativeDef.scmp);
+    names = m ? [m.architecture, ...(m.subArchitectures ?? [])] : [nativeDef.scmp];
+  }
+  const arches: CompiledArch[] = [];
+  for (const n of names) {
+    const def = ARCHES.find((a) => a.scmp === n);
+    if (def && !arches.some((a) => a.arch === def)) arches.push({ arch: def, syscalls: new Map() });
+  }
+  for (const s of profile.syscalls ?? []) {
+    if (!selected(s, caps, kver, native)) continue;
+    const action = parseAction(s.action, s.errnoRet, profile.defaultErrnoRet);
+    const args = s.args ?? [];
+    for (const a of args) {
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new KernelError('EINVAL', `bad argument index ${a.index}`);
+    }
+    for (const ca of arches) {
+      for (const name of s.names) {
+        const nr = SYSCALL_TABLES[ca.arch.table!].byName.get(name);
+        if (nr === undefined) continue;
+        if (action === defaultAction && args.length === 0) continue; // libseccomp drops rules equal to the default
+        let list = ca.syscalls.get(nr);
+        if (!list) ca.syscalls.set(nr, (list = []));
+        list.push({ args, action });
+      }
+    }
+  }
+  return { defaultAction, badArchAction: opts.badArchAction ?? SECCOMP_RET_KILL_THREAD, arches };
+}
+
+// ---------------------------------------------------------------------------------------
+// Code generation with labels; jumps are resolved at the end (cBPF offsets are 8 bits).
+
+interface PInsn {
+  code: number;
+  k: number;
+  jt?: string | 'next';
+  jf?: string | 'next';
+  ja?: string;
+  label?: string;
+}
+
+const LD_W_ABS = 0x20;
+const JEQ_K = 0x15;
+const JGT_K = 0x25;
+const JGE_K = 0x35;
+const AND_K = 0x54;
+const RET_K = 0x06;
+const JA = 0x05;
+
+class Emitter {
+  readonly out: PInsn[] = [];
+  private n = 0;
+  label(): string {
+    return `L${this.n++}`;
+  }
+  place(label: string): void {
+    this.out.push({ code: -1, k: 0, label });
+  }
+  ld(off: number): void {
+    this.out.push({ code: LD_W_ABS, k: off });
+  }
+  and(k: number): void {
+    this.out.push({ code: AND_K, k: k >>> 0 });
+  }
+  jmp(code: number, k: number, jt: string | 'next', jf: string | 'next'): void {
+    this.out.push({ code, k: k >>> 0, jt, jf });
+  }
+  ret(k: number): void {
+    this.out.push({ code: RET_K, k: k >>> 0 });
+  }
+  ja(label: string): void {
+    this.out.push({ code: JA, k: 0, ja: label });
+  }
+  /** Resolves labels; a conditional jump too far for 8 bits goes through a JA trampoline. */
+  assemble(): SockFilter[] {
+    for (;;) {
+      const pos = new Map<string, number>();
+      const real: PInsn[] = [];
+      for (const i of this.out) {
+        if (i.code === -1) pos.set(i.label!, real.length);
+        else real.push(i);
+      }
+      let bad = -1;
+      const res: SockFilter[] = real.map((i, pc) => {
+        const off = (t: string | 'next' | undefined): number => {
+          if (t === undefined || t === 'next') return 0;
+          const d = pos.get(t)! - pc - 1;
+          if (d > 255 && bad < 0) bad = pc;
+          return d;
+        };
+        if (i.code === JA) return { code: JA, jt: 0, jf: 0, k: pos.get(i.ja!)! - pc - 1 };
+        return { code: i.code, jt: off(i.jt), jf: off(i.jf), k: i.k };
+      });
+      if (bad < 0) return res;
+      // Rewrite the far target(s) of instruction `bad` through trampolines placed after it.
+      const idx = this.out.indexOf(real[bad]!);
+      const ins = this.out[idx]!;
+      const extra: PInsn[] = [];
+      const skip = this.label();
+      for (const side of ['jt', 'jf'] as const) {
+        const t = ins[side];
+        if (t === undefined || t === 'next') continue;
+        const tramp = this.label();
+        extra.push({ code: -1, k: 0, label: tramp }, { code: JA, k: 0, ja: t });
+        ins[side] = tramp;
+      }
+      this.out.splice(idx + 1, 0, { code: JA, k: 0, ja: skip }, ...extra, { code: -1, k: 0, label: skip });
+      // A 'next' of `ins` now lands on `JA skip`, which steps over the trampolines.
+    }
+  }
+}
+
+function hi(v: number | bigint): number {
+  return Number((BigInt.asUintN(64, BigInt(v)) >> 32n) & 0xffffffffn);
+}
+function lo(v: number | bigint): number {
+  return Number(BigInt.asUintN(64, BigInt(v)) & 0xffffffffn);
+}
+
+/** One comparison: falls through when it holds, jumps to `fail` when it does not. */
+function emitCmp(e: Emitter, a: ProfileArg, bits: 32 | 64, fail: string): void {
+  const base = 16 + 8 * a.index;
+  const v = a.value;
+  const pass = e.label();
+  const half = (off: number, value: number, op: string, final: boolean): void => {
+    // final: the low half (decides); otherwise the high half (decides unless equal).
+    e.ld(off);
+    switch (op) {
+      case 'SCMP_CMP_EQ':
+        e.jmp(JEQ_K, value, 'next', fail);
+        break;
+      case 'SCMP_CMP_NE':
+        if (final) e.jmp(JEQ_K, value, fail, pass);
+        else e.jmp(JEQ_K, value, 'next', pass);
+        break;
+      case 'SCMP_CMP_GT':
+      case 'SCMP_CMP_GE':
+        if (final) e.jmp(op === 'SCMP_CMP_GT' ? JGT_K : JGE_K, value, pass, fail);
+        else {
+          e.jmp(JGT_K, value, pass, 'next');
+          e.jmp(JEQ_K, value, 'next', fail);
+        }
+        break;
+      case 'SCMP_CMP_LT':
+      case 'SCMP_CMP_LE':
+        if (final) e.jmp(op === 'SCMP_CMP_LT' ? JGE_K : JGT_K, value, fail, pass);
+        else {
+          e.jmp(JGE_K, value, 'next', pass);
+          e.jmp(JEQ_K, value, 'next', fail);
+        }
+        break;
+      default:
+        throw new KernelError('EINVAL', `unknown comparison ${op}`);
+    }
+  };
+  if (a.op === 'SCMP_CMP_MASKED_EQ') {
+    const mask = v;
+    const datum = a.valueTwo ?? 0;
+    if (bits === 64) {
+      e.ld(base + 4);
+      e.and(hi(mask));
+      e.jmp(JEQ_K, hi(datum), 'next', fail);
+    }
+    e.ld(base);
+    e.and(lo(mask));
+    e.jmp(JEQ_K, lo(datum), 'next', fail);
+  } else {
+    if (bits === 64) half(base + 4, hi(v), a.op, false);
+    half(base, lo(v), a.op, true);
+  }
+  e.place(pass);
+}
+
+function emitArch(e: Emitter, ca: CompiledArch, def: number): void {
+  const nrs = [...ca.syscalls.keys()].sort((x, y) => x - y);
+  for (const nr of nrs) {
+    const rules = ca.syscalls.get(nr)!;
+    const nextSys = e.label();
+    e.jmp(JEQ_K, nr, 'next', nextSys);
+    for (const r of rules) {
+      const nextRule = e.label();
+      for (const a of r.args) emitCmp(e, a, ca.arch.bits, nextRule);
+      e.ret(r.action);
+      e.place(nextRule);
+    }
+    e.ret(def);
+    e.place(nextSys);
+  }
+  e.ret(def);
+}
+
+/** Compiles a profile to the classic program libseccomp would load. */
+export function compileProfile(profile: Profile, opts: CompileOptions = {}): CompiledProfile {
+  const r = resolveProfile(profile, opts);
+  const e = new Emitter();
+  const blocks = new Map<CompiledArch, string>();
+  const x32 = r.arches.find((a) => a.arch.table === 'x32');
+  const bad = e.label();
+  e.ld(4);
+  const byAudit = r.arches.filter((a) => a.arch.table !== 'x32' || !r.arches.some((b) => b.arch.table === 'x86_64'));
+  for (const ca of byAudit) {
+    const l = e.label();
+    blocks.set(ca, l);
+    e.jmp(JEQ_K, ca.arch.audit, l, 'next');
+  }
+  e.place(bad);
+  e.ret(r.badArchAction);
+  for (const ca of byAudit) {
+    e.place(blocks.get(ca)!);
+    e.ld(0);
+    // Jumps only go forward: a block's own bad-arch exit sits at its end.
+    const badHere = e.label();
+    if (ca.arch.table === 'x86_64') {
+      const x32l = x32 ? e.label() : badHere;
+      e.jmp(JGE_K, X32_SYSCALL_BIT, x32l, 'next');
+      emitArch(e, ca, r.defaultAction);
+      if (x32) {
+        e.place(x32l);
+        emitArch(e, x32, r.defaultAction);
+      }
+    } else if (ca.arch.table === 'x32') {
+      e.jmp(JGE_K, X32_SYSCALL_BIT, 'next', badHere);
+      emitArch(e, ca, r.defaultAction);
+    } else {
+      emitArch(e, ca, r.defaultAction);
+    }
+    e.place(badHere);
+    e.ret(r.badArchAction);
+  }
+  return { ...r, program: e.assemble() };
+}
+
+/**
+ * The same decision made directly from the resolved rules (no BPF): what the compiled
+ * program must return. Tests compare the two on many inputs.
+ */
+export function decide(r: Omit<CompiledProfile, 'program'>, audit: number, nr: number, args: readonly bigint[]): number {
+  let ca = r.arches.find((a) => a.arch.audit === audit && (a.arch.table === 'x32') === (audit === 0xc000003e && nr >= X32_SYSCALL_BIT));
+  if (!ca && audit === 0xc000003e && nr >= X32_SYSCALL_BIT) return r.badArchAction;
+  if (!ca) return r.badArchAction;
+  const rules = ca.syscalls.get(nr);
+  if (!rules) return r.defaultAction;
+  for (const rule of rules) {
+    const ok = rule.args.every((a) => {
+      const mask = ca!.arch.bits === 64 ? (1n << 64n) - 1n : 0xffffffffn;
+      const x = BigInt.asUintN(64, args[a.index] ?? 0n) & mask;
+      const v = BigInt.asUintN(64, BigInt(a.value)) & mask;
+      switch (a.op) {
+        case 'SCMP_CMP_EQ': return x === v;
+        case 'SCMP_CMP_NE': return x !== v;
+        case 'SCMP_CMP_LT': return x < v;
+        case 'SCMP_CMP_LE': return x <= v;
+        case 'SCMP_CMP_GT': return x > v;
+        case 'SCMP_CMP_GE': return x >= v;
+        case 'SCMP_CMP_MASKED_EQ': return (x & v) === (BigInt.asUintN(64, BigInt(a.valueTwo ?? 0)) & mask);
+        default: return false;
+      }
+    });
+    if (ok) return rule.action;
+  }
+  return r.defaultAction;
+}
