@@ -1,11 +1,13 @@
 // Differential test against the host Linux kernel (DESIGN.md: the kernel is the
 // specification): seeded random programs and hand-written corner programs must give the
-// same low 32 bits of r0 on the interpreter as BPF_PROG_TEST_RUN gives on the host.
+// same low 32 bits of r0 on both engines (interpreter and JIT) as BPF_PROG_TEST_RUN gives
+// on the host.
 // Skips with the reason when the host cannot answer (no gcc, bpf() refused).
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../../kernel/bpf/asm.js';
 import { conformanceProg, conformanceRun } from '../../../kernel/bpf/conformance.js';
 import { encodeInsns, toHex, type Insn } from '../../../kernel/bpf/isa.js';
+import { jitCompile } from '../../../kernel/bpf/jit/index.js';
 import { Kernel } from '../../../kernel/kernel.js';
 import { genProgram } from '../../helpers/gen-ebpf.js';
 import { hostOracle } from '../../helpers/oracle.js';
@@ -13,9 +15,19 @@ import { hostOracle } from '../../helpers/oracle.js';
 const oracle = hostOracle();
 const kernel = new Kernel();
 
-function interp(insns: Insn[]): number {
-  const r0 = conformanceRun(kernel, conformanceProg(kernel, encodeInsns(insns)), null, 'interp', 10_000_000);
+function runOn(engine: 'interp' | 'jit', insns: Insn[]): number {
+  const prog = conformanceProg(kernel, encodeInsns(insns));
+  if (engine === 'jit') prog.jited = jitCompile(kernel, prog);
+  const r0 = conformanceRun(kernel, prog, null, engine, 10_000_000);
   return Number(r0 & 0xffffffffn);
+}
+
+/** Disagreements of either engine with the host's value. */
+function compare(label: string, insns: Insn[], host: number): string[] {
+  return (['interp', 'jit'] as const).flatMap((engine) => {
+    const mine = runOn(engine, insns);
+    return mine === host ? [] : [`${label}: host ${host}, ${engine} ${mine}`];
+  });
 }
 
 const FOLD = 'mov %r1, %r0\nrsh %r1, 32\nxor %r0, %r1\nexit';
@@ -50,7 +62,7 @@ const CORNERS: Record<string, string> = {
   'bounded loop': 'mov %r0, 0\nmov %r2, 0\nl: add %r0, %r2\nadd %r2, 1\njlt %r2, 100, l',
 };
 
-describe.skipIf(!oracle.ok)(`interpreter vs host kernel${oracle.ok ? '' : ` (skipped: ${oracle.reason})`}`, () => {
+describe.skipIf(!oracle.ok)(`interpreter and JIT vs host kernel${oracle.ok ? '' : ` (skipped: ${oracle.reason})`}`, () => {
   const run = oracle.ok ? oracle.run : () => [];
 
   it(`hand-written corner programs (${Object.keys(CORNERS).length}) agree`, () => {
@@ -60,8 +72,7 @@ describe.skipIf(!oracle.ok)(`interpreter vs host kernel${oracle.ok ? '' : ` (ski
     const diffs = names.flatMap((n, i) => {
       const h = host[i]!;
       if (!h.loaded) return [`${n}: host rejected (errno ${h.errno}): ${h.log ?? ''}`];
-      const mine = interp(progs[i]!);
-      return mine === h.retval ? [] : [`${n}: host ${h.retval}, interpreter ${mine}`];
+      return compare(n, progs[i]!, h.retval ?? -1);
     });
     expect(diffs).toEqual([]);
   });
@@ -76,7 +87,7 @@ describe.skipIf(!oracle.ok)(`interpreter vs host kernel${oracle.ok ? '' : ` (ski
       const h = host[i]!;
       const hex = toHex(encodeInsns(p));
       if (!h.loaded) diffs.push(`program ${i} rejected by the host (errno ${h.errno}): ${hex}\n${(h.log ?? '').split('\n').slice(-4).join('\n')}`);
-      else if (interp(p) !== h.retval) diffs.push(`program ${i}: host ${h.retval}, interpreter ${interp(p)}: ${hex}`);
+      else diffs.push(...compare(`program ${i} (${hex})`, p, h.retval ?? -1));
     });
     expect(diffs.slice(0, 3)).toEqual([]);
   });
