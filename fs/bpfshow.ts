@@ -4,7 +4,7 @@
  * (programs/<id>/...). One formatter so both files and the bpftool command agree.
  */
 import { dumpXlated } from '../kernel/bpf/disasm.js';
-import { mapAddr } from '../kernel/bpf/objects.js';
+import { xlatedForDump } from '../kernel/bpf/syscall.js';
 import { pinnedPaths } from '../kernel/bpf/pins.js';
 import type { BpfMap, BpfProg } from '../kernel/bpf/types.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -33,15 +33,10 @@ export function progShow(kernel: Kernel, prog: BpfProg): string {
   return lines.join('\n') + '\n';
 }
 
-/** `bpftool prog dump xlated`. */
+/** `bpftool prog dump xlated` (map addresses shown as map[id:N], as bpftool does). */
 export function progXlated(kernel: Kernel, prog: BpfProg): string {
-  return dumpXlated(prog.xlated, {
+  return dumpXlated(xlatedForDump(kernel, prog), {
     helperName: (id) => prog.helpers.get(id)?.name?.replace(/^bpf_/, ''),
-    // After fixup an LD_IMM64 holds the map's stub address: name it map[id:N] as bpftool does.
-    mapOf: (address) => {
-      const m = prog.usedMaps.find((u) => mapAddr(kernel, u) === address);
-      return m ? { id: m.id, off: 0, value: false } : undefined;
-    },
   });
 }
 

@@ -7,16 +7,22 @@
  *   bpfkern/programs/<id>/{info,xlated,jited}   every loaded program (bpftool's text)
  *   bpfkern/maps/<id>/{info,dump}               every map
  *   bpfkern/dmesg                               the kernel log
- *   bpfkern/sockets/<id>/filter                 see sockets.ts in the net wiring (below)
- *   bpfkern/tasks/<pid>/seccomp                 see the seccomp wiring (below)
+ *   bpfkern/tasks/<pid>/seccomp                 read: the task's filter chain (newest first,
+ *                                               tcpdump -ddd); write a classic program in
+ *                                               any text form to install it on that task
+ *   bpfkern/sockets/<id>/filter                 the same for a socket's filter, once the
+ *                                               net subsystem exposes a socket control
  *
- * The sockets/ and tasks/ directories are filled by the net and seccomp subsystems'
- * public APIs through the DebugfsControl hooks below.
+ * Installing goes through seccomp's own setModeFilter, so the target task needs
+ * no_new_privs or CAP_SYS_ADMIN exactly as if it had called seccomp(2) itself.
  */
 import type { Kernel } from '../kernel/kernel.js';
+import type { Task } from '../kernel/task.js';
 import { perKernel } from '../kernel/kernel.js';
 import { allMaps, allProgs, mapById, progById } from '../kernel/bpf/objects.js';
 import { KernelError } from '../kernel/errno.js';
+import { parseClassic, formatDdd } from '../kernel/bpf/classic/text.js';
+import { seccompOf, setModeFilter } from '../subsystems/seccomp/index.js';
 import { mapDump, mapShow, progJited, progShow, progXlated } from './bpfshow.js';
 import { attrFile, dynamicDir, hostContext, lookup, mountAt, seqFile, staticDir, type Inode } from './vfs.js';
 
@@ -35,13 +41,33 @@ export interface DebugfsControl {
 }
 
 export interface DebugfsState {
-  /** bpfkern/sockets/<id>/filter, set by the net wiring. */
+  /** bpfkern/sockets/<id>/filter: set when the net subsystem offers a socket control. */
   sockets: DebugfsControl | null;
-  /** bpfkern/tasks/<pid>/seccomp, set by the seccomp wiring. */
   tasks: DebugfsControl | null;
 }
 
-export const debugfsOf = perKernel((): DebugfsState => ({ sockets: null, tasks: null }));
+/** tasks/<pid>/seccomp through the seccomp subsystem's public API. */
+function seccompControl(kernel: Kernel): DebugfsControl {
+  const task = (name: string): Task => kernel.tasks.get(Number(name));
+  return {
+    list: () => [...kernel.tasks.byPid.values()].filter((t) => t.state !== 'dead').map((t) => String(t.pid)),
+    show: (name) => {
+      const st = seccompOf(task(name));
+      const out: string[] = [];
+      let i = 0;
+      for (let f = st.filter; f; f = f.prev) out.push(`# filter ${i++}${f.log ? ' (log)' : ''}\n${formatDdd(f.classic)}`);
+      return out.length > 0 ? out.join('') : `# no filter (seccomp mode ${st.mode})\n`;
+    },
+    store: (name, text) => {
+      const filter = parseClassic(text);
+      setModeFilter(kernel, task(name), 0, { len: filter.length, filter }, () => {
+        throw new KernelError('EINVAL', 'no listener from debugfs');
+      });
+    },
+  };
+}
+
+export const debugfsOf = perKernel((kernel: Kernel): DebugfsState => ({ sockets: null, tasks: seccompControl(kernel) }));
 
 function idDir(list: () => string[], make: (name: string) => Inode | undefined): Inode {
   return dynamicDir({ list, make: (name) => make(name) }, 0o700);

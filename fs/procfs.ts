@@ -10,6 +10,7 @@
 import { KernelError } from '../kernel/errno.js';
 import type { Kernel, Sysctl } from '../kernel/kernel.js';
 import { CAP, capable, type Task } from '../kernel/task.js';
+import { actionsAvailText, actionsLoggedText, seccompStatusLines, writeActionsLogged } from '../subsystems/seccomp/index.js';
 import { attrFile, dynamicDir, mountAt, seqFile, staticDir, type FsContext, type Inode, type OpenFile } from './vfs.js';
 
 /** proc_dointvec's parse: an optional sign, digits, then only whitespace. */
@@ -58,21 +59,6 @@ const STATE_TEXT: Record<Task['state'], string> = {
   dead: 'X (dead)',
 };
 
-/**
- * The seccomp view of a task for the status file. The seccomp subsystem owns the real
- * state; until fs can ask it (its public API), mode 0 and no filters are shown.
- */
-export interface SeccompStatus {
-  mode: 0 | 1 | 2;
-  filters: number;
-}
-let seccompStatus: (task: Task) => SeccompStatus = () => ({ mode: 0, filters: 0 });
-
-/** Lets the seccomp wiring (index.ts boot) plug in its view without fs reaching into it. */
-export function setSeccompStatusSource(fn: (task: Task) => SeccompStatus): void {
-  seccompStatus = fn;
-}
-
 function capHex(v: bigint): string {
   return v.toString(16).padStart(16, '0');
 }
@@ -80,7 +66,6 @@ function capHex(v: bigint): string {
 /** fs/proc/array.c proc_pid_status(), the lines bpfkern can fill truthfully. */
 export function procStatus(kernel: Kernel, t: Task): string {
   const c = t.cred;
-  const sc = seccompStatus(t);
   const threads = t.group ? t.group.threads.size : 1;
   const ppid = t.parent ? t.parent.tgid : 0;
   const lines = [
@@ -102,12 +87,10 @@ export function procStatus(kernel: Kernel, t: Task): string {
     `CapEff:\t${capHex(c.caps)}`,
     `CapBnd:\t${capHex((1n << 41n) - 1n)}`,
     `CapAmb:\t${capHex(0n)}`,
-    `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}`,
-    `Seccomp:\t${sc.mode}`,
-    `Seccomp_filters:\t${sc.filters}`,
+    // NoNewPrivs, Seccomp, Seccomp_filters: the seccomp subsystem owns their values.
+    ...seccompStatusLines(t),
     `Cpus_allowed_list:\t0-${kernel.ncpus - 1}`,
   ];
-  void kernel;
   return lines.join('\n') + '\n';
 }
 
@@ -148,51 +131,16 @@ function pidList(kernel: Kernel): string[] {
 
 /* ------------------------------------------------------------------ seccomp sysctls */
 
-/** kernel/seccomp.c's action names, in its order, and the default logged set. */
-export const SECCOMP_ACTIONS_AVAIL = ['kill_process', 'kill_thread', 'trap', 'errno', 'user_notif', 'trace', 'log', 'allow'] as const;
-export type SeccompActionName = (typeof SECCOMP_ACTIONS_AVAIL)[number];
-
-export interface SeccompSysctls {
-  actionsAvail: () => readonly string[];
-  /** The current actions_logged set. */
-  getLogged: () => readonly string[];
-  /** Replaces the logged set; throws EINVAL for unknown names or "allow". */
-  setLogged: (names: readonly string[]) => void;
-}
-
-let seccompSysctls: SeccompSysctls | null = null;
-
-/** The seccomp wiring provides the real actions_logged state (it decides what to log). */
-export function setSeccompSysctls(s: SeccompSysctls): void {
-  seccompSysctls = s;
-}
-
-function seccompSysctlFiles(d: ReturnType<typeof staticDir>): void {
-  // Fallback state until seccomp plugs in: Linux's default logged set.
-  let logged: readonly string[] = SECCOMP_ACTIONS_AVAIL.filter((a) => a !== 'allow');
-  const api = (): SeccompSysctls =>
-    seccompSysctls ?? {
-      actionsAvail: () => SECCOMP_ACTIONS_AVAIL,
-      getLogged: () => logged,
-      setLogged: (names) => {
-        for (const n of names) {
-          if (n === 'allow' || !(SECCOMP_ACTIONS_AVAIL as readonly string[]).includes(n)) {
-            throw new KernelError('EINVAL', `unknown seccomp action to log: ${n}`);
-          }
-        }
-        logged = SECCOMP_ACTIONS_AVAIL.filter((a) => names.includes(a));
-      },
-    };
-  d.add('actions_avail', seqFile(() => api().actionsAvail().join(' ') + '\n'));
+function seccompSysctlFiles(kernel: Kernel, d: ReturnType<typeof staticDir>): void {
+  d.add('actions_avail', seqFile(() => actionsAvailText()));
   d.add(
     'actions_logged',
     attrFile({
       mode: 0o644,
-      show: () => api().getLogged().join(' ') + '\n',
+      show: () => actionsLoggedText(kernel),
       store: (text, f) => {
         requireSysAdmin(f);
-        const names = text.split(/\s+/).filter((w) => w !== '');
-        api().setLogged(names);
+        writeActionsLogged(kernel, text);
       },
     }),
   );
@@ -215,7 +163,7 @@ export function registerProcfs(kernel: Kernel): void {
       if (old === 1 && v !== 1) throw new KernelError('EPERM', 'unprivileged_bpf_disabled is locked at 1 until reboot');
     }),
   );
-  seccompSysctlFiles(k.add('seccomp', staticDir(0o555)));
+  seccompSysctlFiles(kernel, k.add('seccomp', staticDir(0o555)));
 
   const pidOf = (name: string, ctx: FsContext): number | undefined => {
     if (name === 'self') return ctx.task ? ctx.task.tgid : undefined;

@@ -8,7 +8,10 @@ import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { definePrctl, taskHooksOf } from '../../kernel/process.js';
 import { addEntryHook, defineSyscall, type SyscallArg } from '../../kernel/syscall.js';
-import { inheritSeccomp, seccompOf, secureComputing, setModeFilter, setModeStrict } from './filter.js';
+import {
+  actionsAvailText, actionsLoggedText, inheritSeccomp, seccompOf, secureComputing, setModeFilter, setModeStrict,
+  writeActionsLogged,
+} from './filter.js';
 import { makeListener, userNotify } from './notify.js';
 import {
   ACTION_NAMES, NOTIF_SIZES, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP,
@@ -19,7 +22,7 @@ import type { Task } from '../../kernel/task.js';
 
 export {
   seccompStatusLines, actionsAvailText, actionsLoggedText, writeActionsLogged, judge, prepareFilter,
-  seccompOf, type SeccompFilter,
+  seccompOf, setModeFilter, type SeccompFilter,
 } from './filter.js';
 
 function toU32(v: SyscallArg): number {
@@ -84,4 +87,26 @@ export function registerSeccomp(kernel: Kernel): void {
     if (mode === SECCOMP_MODE_FILTER) return doSeccomp(kernel, call.task, SECCOMP_SET_MODE_FILTER, 0, raw[1]);
     throw new KernelError('EINVAL', `unknown seccomp mode ${mode}`);
   });
+}
+
+/** The status-file view fs/procfs asks for (mode as /proc shows it, filters in the chain). */
+export function seccompProcStatus(task: Task): { mode: 0 | 1 | 2; filters: number } {
+  const st = seccompOf(task);
+  let n = 0;
+  for (let f = st.filter; f; f = f.prev) n++;
+  const mode = st.mode === SECCOMP_MODE_DEAD ? SECCOMP_MODE_FILTER : st.mode;
+  return { mode: mode as 0 | 1 | 2, filters: n };
+}
+
+/** /proc/sys/kernel/seccomp/{actions_avail,actions_logged} for one kernel, in fs/procfs's shape. */
+export function seccompSysctlsFor(kernel: Kernel): {
+  actionsAvail: () => readonly string[];
+  getLogged: () => readonly string[];
+  setLogged: (names: readonly string[]) => void;
+} {
+  return {
+    actionsAvail: () => actionsAvailText().trim().split(' '),
+    getLogged: () => actionsLoggedText(kernel).trim().split(' ').filter((s) => s !== ''),
+    setLogged: (names) => writeActionsLogged(kernel, names.join(' ')),
+  };
 }

@@ -21,6 +21,7 @@ export { tracingOf, type TraceEventFile, type TraceEntry, type FilterEngine, Tra
 export { formatFile, traceLine, traceText, traceHeader, latFlags } from './output.js';
 export { perfEventOpen, PERF_EVENT_IOC_SET_BPF, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE, PERF_TYPE_TRACEPOINT } from './perf.js';
 export { tracepointProgType } from './progtype.js';
+export { benchFilter, type BenchRow, type FilterBench } from './bench.js';
 
 export const DEFAULT_SYS_FILTER_MESSAGE =
   '### global filter ###\n' +

@@ -121,3 +121,31 @@ describe('/proc/<pid>', () => {
     expect(k.fs.existsSync('/proc/self')).toBe(false); // the host is no task
   });
 });
+
+describe('seccomp through files', () => {
+  // ld [0] (nr); jeq 39 (getpid) ? ret ERRNO|1 : ret ALLOW
+  const PROG = '4\n32 0 0 0\n21 0 1 39\n6 0 0 327681\n6 0 0 2147418112\n';
+
+  it('debugfs tasks/<pid>/seccomp installs a filter that /proc/<pid>/status counts', () => {
+    const k = bootKernel();
+    const t = k.tasks.spawn({ comm: 'victim' });
+    const ctl = `/sys/kernel/debug/bpfkern/tasks/${t.pid}/seccomp`;
+    expect(k.fs.readFileSync(ctl, 'utf8')).toBe('# no filter (seccomp mode 0)\n');
+    k.fs.writeFileSync(ctl, PROG);
+    k.fs.writeFileSync(ctl, PROG);
+    const s = k.fs.readFileSync(`/proc/${t.pid}/status`, 'utf8');
+    expect(s).toContain('\nSeccomp:\t2\n');
+    expect(s).toContain('\nSeccomp_filters:\t2\n');
+    // Shown as installed: seccomp_check_filter turns ld [k] into its private LDX|W|ABS (33).
+    const installed = PROG.replace('\n32 0 0 0\n', '\n33 0 0 0\n');
+    expect(k.fs.readFileSync(ctl, 'utf8')).toBe(`# filter 0\n${installed}# filter 1\n${installed}`);
+  });
+
+  it('a bad program is EINVAL and installs nothing', () => {
+    const k = bootKernel();
+    const t = k.tasks.spawn({ comm: 'victim' });
+    const ctl = `/sys/kernel/debug/bpfkern/tasks/${t.pid}/seccomp`;
+    expect(errOf(() => k.fs.writeFileSync(ctl, '1\n32 0 0 0\n')).code).toBe('EINVAL'); // no ret
+    expect(k.fs.readFileSync(`/proc/${t.pid}/status`, 'utf8')).toContain('\nSeccomp:\t0\n');
+  });
+});

@@ -4,14 +4,21 @@
  */
 import { interpreterBench } from './interpreter.js';
 import { jitBench } from './jit.js';
+import { tracingBench } from './tracing.js';
+import { fsBench } from './fs.js';
+import { seccompBench } from './seccomp.js';
+
 export interface Bench {
   name: string;
   run: (out: (line: string) => void) => Promise<void>;
 }
 
 const benches: Bench[] = [
+  seccompBench,
   interpreterBench,
   jitBench,
+  tracingBench,
+  fsBench,
   // one line per area, e.g. interpreterBench,
 ];
 

@@ -7,7 +7,11 @@
 import { conformancePluginCommand } from './conformance-plugin.js';
 import { mountCommand } from './mount.js';
 import { ebpfCommand } from './ebpf.js';
+import { bpftoolCommand } from './bpftool.js';
 import { cbpfCommand } from './cbpf.js';
+import { seccompCommand } from './seccomp.js';
+import { traceCommand } from './trace.js';
+
 export interface CommandIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -25,6 +29,9 @@ export const commands: Command[] = [
   conformancePluginCommand,
   mountCommand,
   ebpfCommand,
+  bpftoolCommand,
   cbpfCommand,
+  seccompCommand,
   // one line per command module, e.g. ebpfCommand,
+  traceCommand,
 ];

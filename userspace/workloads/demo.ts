@@ -49,19 +49,29 @@ export const demoWorkload: Workload = {
   name: 'demo',
   summary: 'bash, sleep, sshd, nginx, cron: fork, exec, syscalls, signals 1..31 (seeded)',
   start(kernel: Kernel, opts: WorkloadOptions): RunningWorkload {
-    const rng = new Rng(opts.seed);
+    // One generator per program, so timing between programs cannot change anyone's choices.
+    const rngs = new Map<string, Rng>();
+    const rngOf = (name: string): Rng => {
+      let r = rngs.get(name);
+      if (!r) {
+        r = new Rng(opts.seed * 31 + rngs.size + 1);
+        rngs.set(name, r);
+      }
+      return r;
+    };
     const interval = opts.intervalMs ?? 50;
     let running = true;
     let nextSig = 1;
     const loops: Promise<unknown>[] = [];
 
     /** The child bash forks each round: handlers for every catchable signal, then syscalls. */
-    const sleeper = async (p: Proc): Promise<number> => {
+    const sleeper = (ready: () => void) => async (p: Proc): Promise<number> => {
       let done = false;
       for (let s = 1; s <= 31; s++) {
         if (s === SIG.SIGKILL || s === SIG.SIGSTOP) continue;
         await sigaction(p, s, s === SIG.SIGTERM ? () => void (done = true) : () => undefined);
       }
+      ready();
       for (let i = 0; i < 200 && !done && running; i++) {
         await quiet(p, 'nanosleep', null, null);
         await quiet(p, 'getpid');
@@ -71,9 +81,11 @@ export const demoWorkload: Workload = {
     };
 
     const bashRound = async (p: Proc): Promise<void> => {
-      const child = await fork(p, (c) => exec(c, '/bin/sleep', sleeper));
-      await sleep(5);
-      const n = 2 + rng.below(3);
+      let ready: () => void = () => undefined;
+      const handlersSet = new Promise<void>((r) => (ready = r));
+      const child = await fork(p, (c) => exec(c, '/bin/sleep', sleeper(ready)));
+      await Promise.race([handlersSet, sleep(1000)]);
+      const n = 2 + rngOf('bash').below(3);
       try {
         for (let i = 0; i < n; i++) {
           const sig = nextSig;
@@ -105,7 +117,7 @@ export const demoWorkload: Workload = {
     const server = (name: string) => async (p: Proc): Promise<void> => {
       const calls = SERVER_CALLS[name] ?? [];
       for (let i = 0; i < 2; i++) {
-        const [call, ...args] = rng.pick(calls);
+        const [call, ...args] = rngOf(name).pick(calls);
         await quiet(p, call, ...args);
       }
     };
@@ -119,7 +131,10 @@ export const demoWorkload: Workload = {
       });
       spawn(kernel, { comm: 'cron', parent: p.task }, (c) => loop(c, server('cron')));
       spawn(kernel, { comm: 'bash', cred: userCred(1000), parent: p.task }, (b) => loop(b, bashRound));
-      while (running) await sleep(100);
+      while (running) {
+        await quiet(p, 'wait4', -1, null, 1, null); // WNOHANG: reap what an init would
+        await sleep(100);
+      }
     });
     loops.push(init.exited);
 

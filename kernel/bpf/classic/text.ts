@@ -273,6 +273,11 @@ function parseListing(text: string): SockFilter[] {
     const n = Number(m[1]);
     if (n !== out.length) parseError(line, `expected instruction (${String(out.length).padStart(3, '0')})`);
     const op = m[2]!.toLowerCase();
+    if (op === 'unimp') {
+      // libpcap prints codes it has no name for (ldx #len among them) as `unimp 0xCODE`.
+      out.push(sf(parseNumber(m[3]!, line), 0, 0, 0));
+      return;
+    }
     if (op === 'ja') {
       out.push(sf(BPF_JMP | BPF_JA, 0, 0, parseNumber(m[3]!, line) - n - 1));
       return;

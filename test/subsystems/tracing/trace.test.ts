@@ -36,7 +36,7 @@ describe('the seed scenario', () => {
     const { lines, expected } = scenario(engine);
     expect(expected).toEqual([10, 11, 12, 13, 14, 17]);
     expect(lines.map((l) => Number(/sig=(\d+)/.exec(l)![1]))).toEqual(expected);
-    for (const l of lines) expect(l).toMatch(/^ {11}bash-\d+ +\[\d{3}\] d\.\.1\. +\d+\.\d{6}: signal_generate: sig=\d+ errno=0 code=0 comm=sleep pid=\d+ grp=1 res=0$/);
+    for (const l of lines) expect(l).toMatch(/^ {12}bash-\d+ +\[\d{3}\] d\.\.1\. +\d+\.\d{6}: signal_generate: sig=\d+ errno=0 code=0 comm=sleep pid=\d+ grp=1 res=0$/);
   });
 });
 
@@ -67,7 +67,7 @@ describe('trace output', () => {
       ].join('\n'),
     );
     expect(lines[12]).toMatch(/^ {11}sleep-\d{4}    \[000\] d\.\.1\. {4}\d\d\.\d{6}: signal_generate: sig=10 errno=0 code=0 comm=sleep pid=1235 grp=1 res=0$/);
-    expect(lines[13]).toMatch(/^ {11}<idle>-0       \[000\] \.\.\.1\. {4}\d\d\.\d{6}: tracing_mark_write: hello$/);
+    expect(lines[13]).toMatch(/^ {10}<idle>-0       \[000\] \.\.\.1\. {4}\d\d\.\d{6}: tracing_mark_write: hello$/);
     k.fs.writeFileSync(`${T}/trace`, '\n');
     expect(k.fs.readFileSync(`${T}/trace`, 'utf8')).toMatch(/entries-written: 0\/0/);
   });
