@@ -20,7 +20,7 @@ import { CAP, capable, type Task } from '../task.js';
 import { CheckError, checkProgram, verificationStats } from './check.js';
 import { helpersForType } from './helpers/index.js';
 import {
-  BPF_CMD, BPF_F_LOCK, BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+  BPF_CMD, BPF_F_LOCK, BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
   decodeInsns, encodeInsns, insn as mkInsn, isLdImm64, type Insn,
 } from './isa.js';
 import { BPF_F } from './maps/common.js';
@@ -396,8 +396,9 @@ function toInsns(insns: BpfAttr['insns'], cnt: number | undefined): Insn[] {
 
 /**
  * resolve_pseudo_ldimm64's map half: LD_IMM64 with BPF_PSEUDO_MAP_FD / MAP_VALUE gets the
- * map's address (and a reference on the map); BPF_PSEUDO_FUNC gets the callback's
- * absolute instruction index (what bpf_loop's r2 carries). Returns the rewritten copy.
+ * map's address (and a reference on the map). BPF_PSEUDO_FUNC keeps Linux's relative
+ * imm: the engines load it as the callback's absolute instruction index (what bpf_loop's
+ * r2 carries). Returns the rewritten copy.
  */
 function resolveLdImm64(kernel: Kernel, task: Task, insns: readonly Insn[], used: BpfMap[]): Insn[] {
   const out = insns.map((i) => ({ ...i }));
@@ -405,10 +406,7 @@ function resolveLdImm64(kernel: Kernel, task: Task, insns: readonly Insn[], used
     const i = out[n]!;
     if (!isLdImm64(i)) continue;
     const hi = out[n + 1]!;
-    if (i.src === BPF_PSEUDO_FUNC) {
-      i.imm = n + i.imm + 1;
-      hi.imm = 0;
-    } else if (i.src === BPF_PSEUDO_MAP_FD || i.src === BPF_PSEUDO_MAP_VALUE) {
+    if (i.src === BPF_PSEUDO_MAP_FD || i.src === BPF_PSEUDO_MAP_VALUE) {
       let map: BpfMap;
       try {
         map = mapFromFd(task, i.imm);

@@ -4,6 +4,7 @@
  * workload runs with every event enabled. The mount is served by this process; the
  * client side uses fs.promises (libuv's thread pool), so the two never deadlock.
  */
+import { bootKernel } from '../../index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,8 +33,7 @@ export const fsBench: Bench = {
       out(`skipped: ${fuse.reason} (${fuse.fix})`);
       return;
     }
-    const lib = (await import('../../index.js')) as { bootKernel: (o: { seed: number }) => Kernel };
-    const kernel = lib.bootKernel({ seed: 1 });
+    const kernel = bootKernel({ seed: 1 });
     const base = mkdtempSync(join(tmpdir(), 'bpfkern-bench-'));
     const mnt = await mountKernel(kernel, join(base, 'mnt'));
     try {

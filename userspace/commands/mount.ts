@@ -5,6 +5,7 @@
  * DIR by a killed run is cleaned (fusermount -uz) first. Without FUSE it says exactly
  * what to install and exits 1.
  */
+import { bootKernel } from '../../index.js';
 import { parseArgs } from 'node:util';
 import type { Kernel } from '../../kernel/kernel.js';
 import { isFuseProblem, loadFuse, mountKernel } from '../../fs/fuse/index.js';
@@ -13,14 +14,9 @@ import type { Command, CommandIo } from './index.js';
 
 const USAGE = `usage: bpfkern mount DIR [--workload ${workloads.map((w) => w.name).join('|')}|pcap:FILE] [--seed N] [--interval MS]\n`;
 
-/**
- * The booted kernel with every subsystem. bootKernel lives in the root index.ts (the
- * library entry, above every layer); a command is its consumer, loaded at run time so
- * the layer check keeps userspace modules from importing the root statically.
- */
+/** The booted kernel with every subsystem (bootKernel is the composition root). */
 async function boot(seed: number): Promise<Kernel> {
-  const lib = (await import('../../index.js')) as { bootKernel: (o: { seed: number }) => Kernel };
-  return lib.bootKernel({ seed });
+  return bootKernel({ seed });
 }
 
 function tryLines(dir: string): string {

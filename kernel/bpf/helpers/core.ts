@@ -315,8 +315,8 @@ export const tailCallProto: FuncProto = {
 export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
 
 /**
- * bpf_loop(nr_loops, callback, ctx, flags). r2 holds the callback's instruction index:
- * PROG_LOAD turns an LD_IMM64 BPF_PSEUDO_FUNC into it.
+ * bpf_loop(nr_loops, callback, ctx, flags). r2 holds the callback's absolute instruction
+ * index: what the engines load for an LD_IMM64 BPF_PSEUDO_FUNC.
  */
 export const loopProto: FuncProto = {
   id: BPF_FUNC.loop,
