@@ -7,13 +7,14 @@
  * The mini-OS names its handlers with the x86_64 names; a call made through another arch
  * (the i386 `int $0x80` entry) is looked up by number in that arch's table and dispatched
  * to the handler of the same name (i386's numbers differ, the names mostly do not).
- * Who calls: registerSyscallTable() at boot wires syscallsOf(kernel).numberOf; seccomp
- * profiles resolve names per arch with syscallNumber().
+ * Who calls: the syscall entry (syscall.ts) numbers each call with tableOfAudit(); seccomp
+ * profiles resolve names per arch with syscallNumber(). This module imports only the
+ * constants module (syscall-abi.ts), so its tables can be built whatever module a program
+ * imports first.
  */
-import type { Kernel } from './kernel.js';
-import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscallsOf } from './syscall.js';
+import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT } from './syscall-abi.js';
 
-export const X32_SYSCALL_BIT = 0x40000000;
+export { X32_SYSCALL_BIT } from './syscall-abi.js';
 
 export type ArchName = 'x86_64' | 'i386' | 'x32' | 'aarch64';
 
@@ -313,9 +314,4 @@ export function syscallNumber(name: string, arch: ArchName = 'x86_64'): number {
 /** The name of syscall `nr` on `arch`, or undefined. */
 export function syscallName(nr: number, arch: ArchName = 'x86_64'): string | undefined {
   return SYSCALL_TABLES[arch].byNr.get(nr);
-}
-
-/** Boot step: the syscall entry numbers each call in the arch it was made with. */
-export function registerSyscallTable(kernel: Kernel): void {
-  syscallsOf(kernel).numberOf = (name, auditArch) => tableOfAudit(auditArch)?.byName.get(name) ?? -1;
 }

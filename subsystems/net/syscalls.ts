@@ -6,7 +6,7 @@
  */
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
-import { defineSyscall, syscallsOf, type SyscallArg, type SyscallCall } from '../../kernel/syscall.js';
+import { defineSyscall, type SyscallArg, type SyscallCall } from '../../kernel/syscall.js';
 import { CAP, capable, type Task } from '../../kernel/task.js';
 import { attachClassic, attachEbpf, detach, getFilter, lock } from './filter.js';
 import {
@@ -272,11 +272,5 @@ export function registerNetSyscalls(kernel: Kernel): void {
   defineSyscall(kernel, 'recvfrom', sysRecvfrom);
   defineSyscall(kernel, 'setsockopt', sysSetsockopt);
   defineSyscall(kernel, 'getsockopt', sysGetsockopt);
-  // close(2) belongs to the fd layer; until kernel/ defines it, sockets need one to be closed.
-  if (!syscallsOf(kernel).handlers.has('close')) {
-    defineSyscall(kernel, 'close', ({ task, args }) => {
-      task.fds.close(int(args[0]));
-      return 0;
-    });
-  }
+  // close(2) is the fd layer's (kernel/process.ts): a socket is released through FdTable.
 }

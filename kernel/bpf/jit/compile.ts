@@ -13,7 +13,9 @@
  *             $main_args(r1..r5 i64, fp i32) -> i64      the same with r2..r5 given
  *             $sub_<insn>(r1..r5 i64, r10 i64) -> i64     one per BPF (sub)program
  *             $pkt(off i32, size i32) -> i32              LD_ABS address or -1
- *   exports   main, main_args, sub_<insn>, fp, tc, pdata, plen, pmac, pnet
+ *             $main_raw(ctx i32, fp i32) -> i32          r1 = BASE|ctx, r10 = BASE|fp; low
+ *                                                        32 bits of r0 (no BigInt either way)
+ *   exports   main, main_args, main_raw, sub_<insn>, fp, tc, pdata, plen, pmac, pnet
  *
  * Registers are i64 locals of each function; r1-r5 and r10 are its parameters, so a
  * bpf-to-bpf call passes them and r6-r9 stay the caller's own locals (preserved for free).
@@ -225,6 +227,8 @@ export function compileProgram(
   for (let k = 0; k <= 5; k++) types.push({ params: new Array<ValType>(k).fill(I64), results: [I64] });
   const MAIN_ARGS_TYPE = types.length;
   types.push({ params: [I64, I64, I64, I64, I64, I32], results: [I64] });
+  const MAIN_RAW_TYPE = types.length;
+  types.push({ params: [I32, I32], results: [I32] });
   const funcImports = helperImports.map((h) => ({ module: 'h', name: String(h.id), type: 3 + h.nargs }));
   const helperFunc = new Map<number, number>(helperImports.map((h, k) => [h.id, k]));
   const callxFunc = usesCallx ? funcImports.length : -1;
@@ -233,6 +237,7 @@ export function compileProgram(
   const mainArgsFunc = mainFunc + 1;
   const subFunc = (k: number): number => mainFunc + 2 + k;
   const pktFunc = mainFunc + 2 + subprogs.length;
+  const mainRawFunc = pktFunc + 1; // last, so the other indexes (and the dump) are unchanged
   const hasCalls = helperImports.length > 0 || usesCallx;
   const trustR10 = !writesR10(insns);
 
@@ -381,9 +386,30 @@ export function compileProgram(
     }
   }
 
+  // --- $main_raw(ctx, fp) -> i32: the entry for callers that want no BigInt at all
+  // (index.ts's runRaw): ctx and the stack top are offsets below 2^32, r2..r5 are 0, and
+  // only the low 32 bits of r0 come back. Not in the text dump, like $main_args.
+  {
+    const b = new Body(null, ['$ctx', '$fp']);
+    b.local(Op.local_get, 0);
+    b.op(Op.i64_extend_i32_u);
+    b.i64Const(KERNEL_BASE);
+    b.op(Op.i64_or);
+    for (let k = 0; k < 4; k++) b.i64ConstSmall(0);
+    b.local(Op.local_get, 1);
+    b.op(Op.i64_extend_i32_u);
+    b.i64Const(KERNEL_BASE);
+    b.op(Op.i64_or);
+    b.call(subFunc(0), 'sub_0');
+    b.op(Op.i32_wrap_i64);
+    b.end();
+    funcs.push({ type: MAIN_RAW_TYPE, locals: [], body: b.w.result() });
+  }
+
   const exports: { name: string; kind: 'func' | 'global'; index: number }[] = [
     { name: 'main', kind: 'func', index: mainFunc },
     { name: 'main_args', kind: 'func', index: mainArgsFunc },
+    { name: 'main_raw', kind: 'func', index: mainRawFunc },
   ];
   subprogs.forEach((s, k) => exports.push({ name: `sub_${s}`, kind: 'func', index: subFunc(k) }));
   GLOBAL_NAMES.forEach((name, g) => exports.push({ name, kind: 'global', index: g }));
