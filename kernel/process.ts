@@ -18,7 +18,6 @@ import type { Kernel } from './kernel.js';
 import { perKernel } from './kernel.js';
 import { CLD_EXITED, CLD_KILLED, SIG, copySignalsOnFork, resetHandlersOnExec, sendSignal, signalPending } from './signal.js';
 import { defineSyscall, type SyscallArg, type SyscallCall, type SyscallResult } from './syscall.js';
-import { registerSyscallTable } from './syscall-table.js';
 import { registerSignals } from './signal.js';
 import type { Cred, Task } from './task.js';
 import { tracepointOf } from './trace/tracepoint.js';
@@ -271,9 +270,8 @@ function basename(path: string): string {
   return parts[parts.length - 1] ?? path;
 }
 
-/** Boot step: the syscall table, signals and the process syscalls. */
+/** Boot step: signals and the process syscalls. */
 export function registerTasks(kernel: Kernel): void {
-  registerSyscallTable(kernel);
   registerSignals(kernel);
   const newChild = (call: SyscallCall, flags: number, main: SyscallArg): number => {
     const child = doFork(kernel, call.task, flags, typeof main === 'function' ? (main as TaskMain) : null);

@@ -146,6 +146,11 @@ export class Task {
   group!: ThreadGroup;
   /** Wakes the task from an interruptible sleep (a signal arrived); set while it sleeps. */
   wake: (() => void) | null = null;
+  /**
+   * SYSCALL_WORK_* bits (kernel/syscall-abi.ts): the entry work this task's syscalls need,
+   * as Linux's task->syscall_work. Set by whoever needs the work (seccomp on install).
+   */
+  syscallWork = 0;
 
   constructor(
     readonly pid: number,

@@ -113,6 +113,16 @@ export interface JitImage {
   size: number;
   /** Text shown by `bpftool prog dump jited`. */
   dump: () => string;
+  /**
+   * Optional fast entry (the wasm JIT has it) for callers that run one program very often
+   * with only the context changing (tracing filters, via run.ts's bpfProgRunner): r1 = the
+   * address of offset ctxOff, r10 = stackTop (a region the caller owns), r2..r5 = 0;
+   * returns the low 32 bits of r0 (what Linux's bpf_prog_run returns). No BigInt, no
+   * allocation. `env` is what helpers see; null only when rawNeedsEnv is false.
+   */
+  runRaw?: (ctxOff: number, stackTop: number, env: RunEnv | null) => number;
+  /** runRaw needs an env: the program calls helpers, reads packets or has callbacks. */
+  rawNeedsEnv?: boolean;
 }
 
 export interface BpfProg {

@@ -17,12 +17,14 @@ import { perKernel } from '../../kernel/kernel.js';
 import { checkClassic } from '../../kernel/bpf/classic/checker.js';
 import type { SockFilter } from '../../kernel/bpf/classic/isa.js';
 import { bpfProgCreateClassic } from '../../kernel/bpf/classic/prog.js';
-import { bpfProgRun } from '../../kernel/bpf/run.js';
+import { bpfProgRun, type RunOptions } from '../../kernel/bpf/run.js';
 import type { BpfProg, ProgTypeDef } from '../../kernel/bpf/types.js';
 import { BPF_MAXINSNS } from '../../kernel/bpf/isa.js';
 import { doExit, doGroupExit } from '../../kernel/process.js';
 import { SIG, SYS_SECCOMP, sendSignal, signaledStatus } from '../../kernel/signal.js';
-import { AUDIT_ARCH_I386, type EntryVerdict, type SyscallCall } from '../../kernel/syscall.js';
+import {
+  AUDIT_ARCH_I386, SYSCALL_WORK_SECCOMP, writeArgRegisters, type EntryVerdict, type SyscallCall,
+} from '../../kernel/syscall.js';
 import { CAP, capable, perTask, type Task } from '../../kernel/task.js';
 import { seccompCheckFilter } from './check.js';
 import type { Listener } from './notify.js';
@@ -51,7 +53,10 @@ export interface SeccompFilter {
 export interface TaskSeccomp {
   mode: number;
   filter: SeccompFilter | null;
-  /** The last verdict of the chain for this task (tools such as `bpfkern seccomp run` read it). */
+  /**
+   * The last verdict of the chain for this task (tools such as `bpfkern seccomp run` read
+   * it). One object per task, rewritten by each filtered syscall.
+   */
   last: { nr: number; arch: number; ret: number } | null;
 }
 
@@ -68,18 +73,29 @@ export const SECCOMP_PROG_TYPE: ProgTypeDef = {
 };
 
 interface SeccompKernelState {
-  /** Offset of the seccomp_data the filters read (one per kernel: filters never nest). */
+  /**
+   * Offset of the seccomp_data the filters read: one per kernel, allocated once and
+   * rewritten field by field for each filtered syscall. One is enough because the chain
+   * runs synchronously and filters never nest (a seccomp filter fires no tracepoint).
+   */
   dataOff: number;
+  /** Its BPF address (r1 of every filter run). */
+  dataAddr: bigint;
+  /** The RunOptions of filter runs, reused (only .task changes). */
+  runOpts: RunOptions;
   /** /proc/sys/kernel/seccomp/actions_logged, as a set of action values. */
   logged: Set<number>;
 }
 
-export const seccompStateOf = perKernel(
-  (kernel): SeccompKernelState => ({
-    dataOff: kernel.mem.alloc(SECCOMP_DATA_SIZE, 8),
+export const seccompStateOf = perKernel((kernel): SeccompKernelState => {
+  const dataOff = kernel.mem.alloc(SECCOMP_DATA_SIZE, 8);
+  return {
+    dataOff,
+    dataAddr: kernel.mem.addr(dataOff),
+    runOpts: { task: null },
     logged: new Set(ACTION_NAMES.filter((a) => a.avail !== 'allow').map((a) => a.value)),
-  }),
-);
+  };
+});
 
 /** ACTION_ONLY(): the action bits compared as a signed 32-bit value. */
 export function actionOnly(ret: number): number {
@@ -175,12 +191,14 @@ export function setModeFilter(
   if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ret = makeListener(task, filter);
   st.filter = filter;
   st.mode = SECCOMP_MODE_FILTER;
+  task.syscallWork |= SYSCALL_WORK_SECCOMP;
   if (flags & SECCOMP_FILTER_FLAG_TSYNC) {
     for (const t of task.group.threads) {
       if (t === task) continue;
       const ts = seccompOf(t);
       ts.filter = filter;
       ts.mode = SECCOMP_MODE_FILTER;
+      t.syscallWork |= SYSCALL_WORK_SECCOMP;
       if (task.noNewPrivs) t.noNewPrivs = true;
     }
   }
@@ -191,6 +209,7 @@ export function setModeStrict(task: Task): number {
   const st = seccompOf(task);
   if (st.mode !== SECCOMP_MODE_DISABLED && st.mode !== SECCOMP_MODE_STRICT) throw new KernelError('EINVAL', 'task is in filter mode');
   st.mode = SECCOMP_MODE_STRICT;
+  task.syscallWork |= SYSCALL_WORK_SECCOMP;
   return 0;
 }
 
@@ -200,32 +219,71 @@ export function inheritSeccomp(parent: Task, child: Task): void {
   const c = seccompOf(child);
   c.mode = p.mode === SECCOMP_MODE_DEAD ? SECCOMP_MODE_FILTER : p.mode;
   c.filter = p.filter;
+  // copy_seccomp: the child's entry work follows its mode.
+  if (c.mode !== SECCOMP_MODE_DISABLED) child.syscallWork |= SYSCALL_WORK_SECCOMP;
+  else child.syscallWork &= ~SYSCALL_WORK_SECCOMP;
 }
 
-/** Writes struct seccomp_data for a call and returns it. */
-export function populateSeccompData(kernel: Kernel, call: SyscallCall): SeccompData {
+/** The user addresses of the syscall instructions as u32 words (they fit: see SYSCALL_IP). */
+const IP_LO: Readonly<Record<number, number>> = { 0xc000003e: 0x401a2b, 0x40000003: 0x8049a2b, 0xc00000b7: 0x400a2c };
+
+/**
+ * Writes struct seccomp_data for a call into the kernel's seccomp_data (populate_seccomp_data):
+ * u32 stores only, no bigint for numeric and pointer arguments.
+ */
+export function populateSeccompData(kernel: Kernel, call: SyscallCall): void {
   const off = seccompStateOf(kernel).dataOff;
   const dv = kernel.mem.dv;
   dv.setInt32(off, call.nr, true);
   dv.setUint32(off + 4, call.arch >>> 0, true);
-  dv.setBigUint64(off + 8, call.ip, true);
-  for (let i = 0; i < 6; i++) dv.setBigUint64(off + 16 + 8 * i, call.regs[i] ?? 0n, true);
+  const ipLo = IP_LO[call.arch];
+  if (ipLo !== undefined) {
+    dv.setUint32(off + 8, ipLo, true);
+    dv.setUint32(off + 12, 0, true);
+  } else {
+    dv.setBigUint64(off + 8, call.ip, true);
+  }
+  writeArgRegisters(call, dv, off + 16);
+}
+
+/** struct seccomp_data of a call as a plain object (a USER_NOTIF notification carries it). */
+export function seccompDataOf(call: SyscallCall): SeccompData {
   return { nr: call.nr, arch: call.arch, instructionPointer: call.ip, args: call.regs };
+}
+
+// runFilters' answer (module scratch, read right after each call: the chain runs synchronously).
+let matchOut: SeccompFilter | null = null;
+
+/**
+ * seccomp_run_filters over the seccomp_data already written: the winning return value (u32);
+ * the filter that gave it is left in matchOut.
+ */
+function runChain(kernel: Kernel, task: Task | null, chain: SeccompFilter | null): number {
+  const state = seccompStateOf(kernel);
+  const ctx = state.dataAddr;
+  const opts = state.runOpts;
+  opts.task = task;
+  let ret: number = SECCOMP_RET_ALLOW;
+  let best = actionOnly(ret);
+  let match: SeccompFilter | null = null;
+  for (let f = chain; f; f = f.prev) {
+    const cur = Number(BigInt.asUintN(32, bpfProgRun(kernel, f.prog, ctx, opts)));
+    const a = actionOnly(cur);
+    if (a < best) {
+      ret = cur;
+      best = a;
+      match = f;
+    }
+  }
+  opts.task = null;
+  matchOut = match;
+  return ret >>> 0;
 }
 
 /** seccomp_run_filters: the winning return value and the filter that gave it. */
 export function runFilters(kernel: Kernel, task: Task | null, chain: SeccompFilter | null): { ret: number; match: SeccompFilter | null } {
-  const ctx = kernel.mem.addr(seccompStateOf(kernel).dataOff);
-  let ret: number = SECCOMP_RET_ALLOW;
-  let match: SeccompFilter | null = null;
-  for (let f = chain; f; f = f.prev) {
-    const cur = Number(bpfProgRun(kernel, f.prog, ctx, { task }) & 0xffffffffn);
-    if (actionOnly(cur) < actionOnly(ret)) {
-      ret = cur;
-      match = f;
-    }
-  }
-  return { ret, match };
+  const ret = runChain(kernel, task, chain);
+  return { ret, match: matchOut };
 }
 
 /** Judges one syscall (nr, arch, args) against a chain without running anything: tools and tests. */
@@ -236,7 +294,7 @@ export function judge(kernel: Kernel, chain: SeccompFilter | null, data: Seccomp
   dv.setUint32(off + 4, data.arch >>> 0, true);
   dv.setBigUint64(off + 8, data.instructionPointer, true);
   for (let i = 0; i < 6; i++) dv.setBigUint64(off + 16 + 8 * i, BigInt.asUintN(64, data.args[i] ?? 0n), true);
-  return runFilters(kernel, null, chain).ret >>> 0;
+  return runChain(kernel, null, chain);
 }
 
 /** seccomp_log / audit_seccomp: one audit line in the kernel log when the action is logged. */
@@ -297,9 +355,16 @@ export function secureComputing(call: SyscallCall, notify: NotifyFn): EntryVerdi
     default:
       break;
   }
-  const data = populateSeccompData(kernel, call);
-  const { ret, match } = runFilters(kernel, task, st.filter);
-  st.last = { nr: call.nr, arch: call.arch, ret: ret >>> 0 };
+  populateSeccompData(kernel, call);
+  const ret = runChain(kernel, task, st.filter);
+  const match = matchOut;
+  if (st.last === null) st.last = { nr: call.nr, arch: call.arch, ret };
+  else {
+    st.last.nr = call.nr;
+    st.last.arch = call.arch;
+    st.last.ret = ret;
+  }
+  if (ret === SECCOMP_RET_ALLOW) return undefined;
   const action = (ret & SECCOMP_RET_ACTION_FULL) >>> 0;
   let dataBits = ret & SECCOMP_RET_DATA;
   switch (action) {
@@ -322,7 +387,7 @@ export function secureComputing(call: SyscallCall, notify: NotifyFn): EntryVerdi
     case SECCOMP_RET_USER_NOTIF:
       seccompLog(kernel, call, 0, action, match?.log ?? false);
       if (!match || !match.listener || match.listener.closed) return { ret: -38 };
-      return notify(call, match, data);
+      return notify(call, match, seccompDataOf(call));
     case SECCOMP_RET_LOG:
       seccompLog(kernel, call, 0, action, true);
       return undefined;

@@ -7,7 +7,7 @@
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { definePrctl, taskHooksOf } from '../../kernel/process.js';
-import { addEntryHook, defineSyscall, type SyscallArg } from '../../kernel/syscall.js';
+import { SYSCALL_WORK_SECCOMP, addEntryHook, defineSyscall, type SyscallArg } from '../../kernel/syscall.js';
 import {
   actionsAvailText, actionsLoggedText, inheritSeccomp, seccompOf, secureComputing, setModeFilter, setModeStrict,
   writeActionsLogged,
@@ -65,7 +65,8 @@ function doSeccomp(kernel: Kernel, task: Task, op: number, flags: number, uargs:
 }
 
 export function registerSeccomp(kernel: Kernel): void {
-  addEntryHook(kernel, (call) => secureComputing(call, userNotify), true);
+  // Runs first, and only for tasks in a seccomp mode (SYSCALL_WORK_SECCOMP, set on install and fork).
+  addEntryHook(kernel, (call) => secureComputing(call, userNotify), true, SYSCALL_WORK_SECCOMP);
   taskHooksOf(kernel).fork.push((parent, child) => inheritSeccomp(parent, child));
   defineSyscall(kernel, 'seccomp', ({ task, args }) => doSeccomp(kernel, task, toU32(args[0]), toU32(args[1]), args[2]));
   definePrctl(kernel, PR_SET_NO_NEW_PRIVS, ({ call, args }) => {

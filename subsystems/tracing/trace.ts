@@ -20,7 +20,7 @@ import { eventDefs, tracepointOf, type EventDef, type EventValues, type Tracepoi
 import {
   fixedRecordSize, makeFieldFinder, putCString, recordSizeFor, TRACE_FLAG, writeRecord, type FilterField,
 } from './fields.js';
-import { buildFilter, ERR_TEXT, FILT_ERR, FILTER_HDR_SIZE, FilterError, HDR_COMM, HDR_CPU, runCompiled, type EventFilter } from './filter/index.js';
+import { buildFilter, ERR_TEXT, FILT_ERR, FILTER_HDR_SIZE, FilterError, HDR_COMM, HDR_CPU, type EventFilter } from './filter/index.js';
 import { makePrinter, type EventPrinter } from './printfmt.js';
 import { tracepointProgType } from './progtype.js';
 
@@ -202,7 +202,7 @@ export class TracingState {
     const filter = f.filter;
     if (!filter) return true;
     if (this.engine === 'walker') return filter.walk(this.kernel.mem.u8, this.kernel.mem.dv, off);
-    return runCompiled(this.kernel, filter, off);
+    return filter.run(off) !== 0;
   }
 
   private probe(f: TraceEventFile, task: Task | null, values: EventValues): void {

@@ -13,11 +13,9 @@
  */
 import { parseArgs } from 'node:util';
 import { BPF_PROG_TYPE, parseHexBytes } from '../../kernel/bpf/isa.js';
-import { registerBpfSyscall } from '../../kernel/bpf/syscall.js';
 import { errnoName } from '../../kernel/errno.js';
-import { Kernel, type BootOptions } from '../../kernel/kernel.js';
-import { registerTasks } from '../../kernel/process.js';
-import { registerNetProgTypes } from '../../subsystems/net/progtypes.js';
+import type { BootOptions, Kernel } from '../../kernel/kernel.js';
+import { bootKernel } from '../../index.js';
 import { bpfObjGetInfoByFd, bpfProgLoad, bpfProgTestRun } from '../libc/bpf.js';
 import { SyscallError, sys, type Proc } from '../libc/process.js';
 import type { Command, CommandIo } from './index.js';
@@ -30,16 +28,9 @@ const USAGE =
 export const DEFAULT_FRAME_HEX =
   '00112233445566778899aabb08004500002412344000401100000a0000010a0000023039003500100000646174612d2d2d2d';
 
-/**
- * A kernel for a CLI process: the pieces BPF commands need (tasks, bpf(2), the packet
- * program types). The root index.ts boots everything but userspace may not import it.
- */
+/** A kernel for a CLI process: every CLI invocation boots its own (seeded) kernel. */
 export function bootCliKernel(opts: BootOptions = {}): Kernel {
-  const kernel = new Kernel(opts);
-  registerTasks(kernel);
-  registerBpfSyscall(kernel);
-  registerNetProgTypes(kernel);
-  return kernel;
+  return bootKernel(opts);
 }
 
 export function cliProc(kernel: Kernel, comm: string): Proc {

@@ -5,7 +5,9 @@
  *
  * One run: take a stack region, point the import wrappers at this run's RunEnv, call
  * `main(ctxLo, ctxHi, stackTop)` (numbers only, so no BigInt is made on the way in), and
- * give the stack back. A wasm trap (an address outside the kernel's memory) becomes
+ * give the stack back. runRaw is the lean variant for hot callers (run.ts's
+ * bpfProgRunner): `main_raw(ctxOff, stackTop)` returns r0's low 32 bits as a number, on
+ * a stack the caller owns, with no RunEnv at all when the program calls no helpers. A wasm trap (an address outside the kernel's memory) becomes
  * KernelError('EFAULT'). A pending tail call (a helper set env.tailCallTarget) makes the
  * compiled code return at once; run() returns with env.tailCallTarget still set and the
  * runner continues with the target.
@@ -110,6 +112,7 @@ function instantiate(
   const instance = new WebAssembly.Instance(module, { h, k });
   const ex = instance.exports;
   const main = ex['main'] as unknown as (lo: number, hi: number, fp: number) => bigint;
+  const mainRaw = ex['main_raw'] as unknown as (ctx: number, fp: number) => number;
   const mainArgs = ex['main_args'] as unknown as (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, fp: number) => bigint;
   const fpGlobal = ex['fp'] as WebAssembly.Global;
   tcGlobal = ex['tc'] as WebAssembly.Global;
@@ -175,6 +178,46 @@ function instantiate(
     }
   };
 
+  const rawNeedsEnv = hasCalls || usesPacket || hasCallbacks;
+  const fault = (e: unknown): unknown =>
+    e instanceof WebAssembly.RuntimeError ? new KernelError('EFAULT', `BPF program ${prog.name || prog.id} faulted: ${e.message}`) : e;
+
+  /**
+   * The fast entry (JitImage.runRaw): the caller owns the stack region at `top`. Without
+   * helpers nothing can re-enter, so there is no env to install; with an env it does what
+   * run() does around the call, on the caller's stack.
+   */
+  const runRaw = (ctxOff: number, top: number, env: RunEnv | null): number => {
+    if (env === null) {
+      if (rawNeedsEnv) throw new Error('JIT runRaw: this program needs a RunEnv');
+      try {
+        return mainRaw(ctxOff, top);
+      } catch (e) {
+        throw fault(e);
+      }
+    }
+    if (usesPacket) {
+      const p = env.packet;
+      pkt.data.value = p ? p.data : 0;
+      pkt.len.value = p ? p.len : 0;
+      pkt.mac.value = p ? p.mac : 0;
+      pkt.net.value = p ? p.net : 0;
+    }
+    if (hasCalls) tcGlobal!.value = 0;
+    if (hasCallbacks) env.callSubprog = callSubprog;
+    const prev = cur;
+    cur = env;
+    try {
+      const r0 = mainRaw(ctxOff, top);
+      if (hasCalls && env.tailCallTarget !== null) return Number(BigInt.asUintN(32, tailCall(env, top))) | 0;
+      return r0;
+    } catch (e) {
+      throw fault(e);
+    } finally {
+      cur = prev;
+    }
+  };
+
   /**
    * bpf_tail_call succeeded: the compiled code has unwound; continue with the target on
    * the same ctx and stack (its compiled image when the JIT is on, else the interpreter),
@@ -197,6 +240,8 @@ function instantiate(
 
   return {
     run,
+    runRaw,
+    rawNeedsEnv,
     size: cm.bytes.length,
     dump,
     bytes: cm.bytes,

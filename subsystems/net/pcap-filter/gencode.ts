@@ -38,7 +38,7 @@ const anyOf = (ps: Pred[]): Pred => ps.reduce((x, y) => or(x, y));
 const allOf = (ps: Pred[]): Pred => ps.reduce((x, y) => and(x, y));
 
 /** A test: run stmts, then jump on A (op #k, or op x with src BPF_X). */
-function test(stmts: Stmt[], op: number, k: number, src = BPF_K): Pred {
+function test(stmts: Stmt[], op: number, k: number, src: number = BPF_K): Pred {
   return (t, f) => newBlock(stmts.map((s) => ({ ...s })), BPF_JMP | op | src, k, t, f);
 }
 

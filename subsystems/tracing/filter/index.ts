@@ -3,9 +3,10 @@
  * program (loaded as a kernel-internal BPF_PROG_TYPE_TRACEPOINT program, JITed when
  * bpf_jit_enable says so). Both evaluators read the same record bytes.
  */
+import { KernelError } from '../../../kernel/errno.js';
 import type { Kernel } from '../../../kernel/kernel.js';
 import { dumpXlated } from '../../../kernel/bpf/disasm.js';
-import { bpfProgRun, bpfProgSelectRuntime } from '../../../kernel/bpf/run.js';
+import { bpfProgRunner, bpfProgSelectRuntime, type ProgRunner } from '../../../kernel/bpf/run.js';
 import { progTag } from '../../../kernel/bpf/tag.js';
 import type { BpfProg, ProgTypeDef } from '../../../kernel/bpf/types.js';
 import type { FilterField } from '../fields.js';
@@ -23,6 +24,16 @@ export interface EventFilter {
   prog: FilterProg;
   walk: (u8: Uint8Array, dv: DataView, base: number) => boolean;
   bpf: BpfProg;
+  /**
+   * The compiled program bound for per-event runs (run.ts's bpfProgRunner): takes the
+   * record's address-space offset, returns r0's low 32 bits. `run` picks the engine as
+   * bpf_jit_enable says; `runInterp`/`runJit` force one (runJit null: no JIT image).
+   * Without string helpers the JIT runner is one call into the module: no RunEnv, no
+   * BigInt, on the kernel's stack region for such runs.
+   */
+  run: ProgRunner;
+  runInterp: ProgRunner;
+  runJit: ProgRunner | null;
 }
 
 /** Builds the BPF program of a parsed filter (not in the prog idr: id 0, like Linux's internal programs). */
@@ -59,12 +70,25 @@ export function buildFilter(
   type: ProgTypeDef,
 ): EventFilter {
   const prog = parseFilter(text, findField);
-  return { text, prog, walk: makeWalker(prog), bpf: loadFilterProg(kernel, prog, type) };
+  const bpf = loadFilterProg(kernel, prog, type);
+  return {
+    text,
+    prog,
+    walk: makeWalker(prog),
+    bpf,
+    run: bpfProgRunner(kernel, bpf),
+    runInterp: bpfProgRunner(kernel, bpf, 'interp'),
+    runJit: bpf.jited !== null ? bpfProgRunner(kernel, bpf, 'jit') : null,
+  };
 }
 
 /** Runs the compiled filter on the record at address-space offset `base`. */
-export function runCompiled(kernel: Kernel, f: EventFilter, base: number, engine?: 'interp' | 'jit'): boolean {
-  return bpfProgRun(kernel, f.bpf, kernel.mem.addr(base), engine ? { engine } : {}) !== 0n;
+export function runCompiled(_kernel: Kernel, f: EventFilter, base: number, engine?: 'interp' | 'jit'): boolean {
+  if (engine === 'jit') {
+    if (f.runJit === null) throw new KernelError('ENOTSUPP', `filter program is not JIT-compiled: ${f.bpf.jitError ?? 'JIT disabled at load'}`);
+    return f.runJit(base) !== 0;
+  }
+  return (engine === 'interp' ? f.runInterp : f.run)(base) !== 0;
 }
 
 /** The compiled program as `bpftool prog dump xlated` prints it. */

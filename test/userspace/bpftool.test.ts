@@ -1,0 +1,57 @@
+// `bpfkern bpftool`: bpftool's text and JSON formats over a fresh kernel set up with
+// --map/--map-update/--load/--pin (see userspace/commands/bpftool.ts).
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = join(import.meta.dirname, '../../dist/userspace/bin/bpfkern.js');
+
+function bpftool(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, 'bpftool', ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// r1 = map (the first --map); r0 = 0; exit
+const USES_MAP = '18110000000000000000000000000000b7000000000000009500000000000000';
+
+describe('bpfkern bpftool', () => {
+  it('prog show: header, loaded_at, xlated/jited/memlock/map_ids', () => {
+    const r = bpftool(['--map', 'array:4:4:1', '--load', `${USES_MAP}:socket_filter:myprog`, 'prog', 'show']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /^1: socket_filter {2}name myprog {2}tag [0-9a-f]{16} {2}gpl\n\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 {2}uid 0\n\txlated 32B {2}(jited \d+B|not jited) {2}memlock 4096B {2}map_ids 1\n$/,
+    );
+  });
+
+  it('prog dump xlated prints map references by id', () => {
+    const r = bpftool(['--map', 'hash:4:4:2', '--load', USES_MAP, '--pin', '/sys/fs/bpf/p', 'prog', 'dump', 'xlated', 'pinned', '/sys/fs/bpf/p']);
+    expect(r.stdout).toBe('   0: (18) r1 = map[id:1]\n   2: (b7) r0 = 0\n   3: (95) exit\n');
+  });
+
+  it('map show and map dump', () => {
+    const setup = ['--map', 'array:4:8:2:counts', '--map-update', '0:01000000:0102030405060708'];
+    expect(bpftool([...setup, 'map', 'show']).stdout).toMatch(/^1: array {2}name counts {2}flags 0x0\n\tkey 4B {2}value 8B {2}max_entries 2 {2}memlock \d+B\n$/);
+    expect(bpftool([...setup, 'map', 'dump', 'id', '1']).stdout).toBe(
+      'key: 00 00 00 00  value: 00 00 00 00 00 00 00 00\nkey: 01 00 00 00  value: 01 02 03 04 05 06 07 08\nFound 2 elements\n',
+    );
+  });
+
+  it('per-CPU dump prints one value per CPU', () => {
+    const r = bpftool(['--map', 'percpu_hash:4:4:4', 'map', 'dump', 'id', '1']);
+    expect(r.stdout).toBe('Found 0 elements\n');
+  });
+
+  it('JSON output', () => {
+    const r = bpftool(['-j', '--map', 'hash:4:4:8', '--map-update', '0:2a000000:07000000', 'map', 'dump', 'id', '1']);
+    expect(JSON.parse(r.stdout)).toEqual([{ key: ['0x2a', '0x00', '0x00', '0x00'], value: ['0x07', '0x00', '0x00', '0x00'] }]);
+    const show = JSON.parse(bpftool(['--json', '--map', 'hash:4:4:8:m', 'map', 'show']).stdout) as unknown[];
+    expect(show).toEqual([expect.objectContaining({ id: 1, type: 'hash', name: 'm', bytes_key: 4, bytes_value: 4, max_entries: 8 })]);
+  });
+
+  it('errors: unknown id exits 255 with bpftool\'s message', () => {
+    const r = bpftool(['prog', 'show', 'id', '3']);
+    expect(r.status).toBe(255);
+    expect(r.stderr).toBe('Error: get by id (3): No such file or directory\n');
+    expect(bpftool(['prog', 'show']).stdout).toBe('');
+  });
+});
