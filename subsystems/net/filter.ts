@@ -11,7 +11,7 @@
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
-import { SKB_OFF } from '../../kernel/bpf/classic/skb-layout.js';
+import { SKB, SK_BUFF_SIZE } from '../../kernel/bpf/skb-layout.js';
 import { bpfProgCreateClassic } from '../../kernel/bpf/classic/prog.js';
 import { decodeSockFilters, encodeSockFilters, BPF_MAXINSNS, SOCK_FILTER_SIZE, type SockFilter } from '../../kernel/bpf/classic/isa.js';
 import type { ClassicSkbData } from '../../kernel/bpf/classic/helpers.js';
@@ -54,7 +54,7 @@ function socketFilterType(kernel: Kernel): ProgTypeDef {
     progTypeById(kernel, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER) ?? {
       id: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
       name: 'socket_filter',
-      ctxSize: SKB_OFF.size,
+      ctxSize: SK_BUFF_SIZE,
       ctxFields: [],
       allowedHelpers: new Set(),
       allowsLdAbs: true,
@@ -144,26 +144,26 @@ function readU32(v: unknown): number {
 
 /**
  * Runs prog on skb; returns the program's u32 result (bytes to keep; 0 drops). The
- * __sk_buff is laid out per SKB_OFF; __be16 fields hold network-order bytes.
+ * __sk_buff is laid out per SKB; __be16 fields hold network-order bytes.
  */
 export function runSkbProg(kernel: Kernel, prog: BpfProg, skb: SkBuff, task: Task | null, cpu: number): number {
   const mem = kernel.mem;
-  const ctxOff = mem.alloc(SKB_OFF.size, 8);
+  const ctxOff = mem.alloc(SK_BUFF_SIZE, 8);
   const pktOff = mem.alloc(Math.max(skb.frame.length, 1), 8);
   try {
     mem.write(pktOff, skb.frame);
     const dv = mem.dv;
     const len = skb.frame.length - skb.dataOff;
-    dv.setUint32(ctxOff + SKB_OFF.len, len, true);
-    dv.setUint32(ctxOff + SKB_OFF.pkt_type, skb.pktType, true);
-    dv.setUint32(ctxOff + SKB_OFF.mark, skb.mark >>> 0, true);
-    dv.setUint32(ctxOff + SKB_OFF.queue_mapping, skb.queueMapping, true);
-    dv.setUint16(ctxOff + SKB_OFF.protocol, skb.protocol, false);
-    dv.setUint32(ctxOff + SKB_OFF.vlan_present, skb.vlan.present ? 1 : 0, true);
-    dv.setUint32(ctxOff + SKB_OFF.vlan_tci, skb.vlan.tci, true);
-    dv.setUint16(ctxOff + SKB_OFF.vlan_proto, skb.vlan.proto, false);
-    dv.setUint32(ctxOff + SKB_OFF.ifindex, skb.dev?.ifindex ?? 0, true);
-    dv.setUint32(ctxOff + SKB_OFF.hash, skb.hash >>> 0, true);
+    dv.setUint32(ctxOff + SKB.len, len, true);
+    dv.setUint32(ctxOff + SKB.pkt_type, skb.pktType, true);
+    dv.setUint32(ctxOff + SKB.mark, skb.mark >>> 0, true);
+    dv.setUint32(ctxOff + SKB.queue_mapping, skb.queueMapping, true);
+    dv.setUint16(ctxOff + SKB.protocol, skb.protocol, false);
+    dv.setUint32(ctxOff + SKB.vlan_present, skb.vlan.present ? 1 : 0, true);
+    dv.setUint32(ctxOff + SKB.vlan_tci, skb.vlan.tci, true);
+    dv.setUint16(ctxOff + SKB.vlan_proto, skb.vlan.proto, false);
+    dv.setUint32(ctxOff + SKB.ifindex, skb.dev?.ifindex ?? 0, true);
+    dv.setUint32(ctxOff + SKB.hash, skb.hash >>> 0, true);
     const data: ClassicSkbData = { dev: skb.dev };
     const r = bpfProgRun(kernel, prog, mem.addr(ctxOff), {
       task,

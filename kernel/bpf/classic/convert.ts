@@ -28,7 +28,7 @@ import {
 } from '../isa.js';
 import { CLASSIC_FUNC } from './helpers.js';
 import { BPF_A, BPF_MISC, BPF_RET, BPF_TAX, BPF_TXA, SKF_AD, SKF_AD_OFF, type SockFilter } from './isa.js';
-import { SKB_OFF } from './skb-layout.js';
+import { SKB, SK_BUFF_SIZE } from '../skb-layout.js';
 
 const A = 0;
 const X = 7;
@@ -66,29 +66,29 @@ interface Piece {
 function convertAncillary(k: number): Insn[] | null {
   switch ((k | 0) - SKF_AD_OFF) {
     case SKF_AD.SKF_AD_PROTOCOL:
-      return [ldxH(A, CTX, SKB_OFF.protocol), be16(A)];
+      return [ldxH(A, CTX, SKB.protocol), be16(A)];
     case SKF_AD.SKF_AD_PKTTYPE:
-      return [ldxW(A, CTX, SKB_OFF.pkt_type)];
+      return [ldxW(A, CTX, SKB.pkt_type)];
     case SKF_AD.SKF_AD_IFINDEX:
     case SKF_AD.SKF_AD_HATYPE: {
       // No device: Linux leaves with whatever A holds (`if (dev == NULL) exit`).
-      const guard = [ldxW(TMP, CTX, SKB_OFF.ifindex), insn(BPF_JMP | BPF_JNE | BPF_K, TMP, 0, 1, 0), exit()];
+      const guard = [ldxW(TMP, CTX, SKB.ifindex), insn(BPF_JMP | BPF_JNE | BPF_K, TMP, 0, 1, 0), exit()];
       return (k | 0) - SKF_AD_OFF === SKF_AD.SKF_AD_IFINDEX
         ? [...guard, mov32Reg(A, TMP)]
         : [...guard, mov64Reg(1, CTX), call(CLASSIC_FUNC.skb_dev_type)];
     }
     case SKF_AD.SKF_AD_MARK:
-      return [ldxW(A, CTX, SKB_OFF.mark)];
+      return [ldxW(A, CTX, SKB.mark)];
     case SKF_AD.SKF_AD_RXHASH:
-      return [ldxW(A, CTX, SKB_OFF.hash)];
+      return [ldxW(A, CTX, SKB.hash)];
     case SKF_AD.SKF_AD_QUEUE:
-      return [ldxH(A, CTX, SKB_OFF.queue_mapping)];
+      return [ldxH(A, CTX, SKB.queue_mapping)];
     case SKF_AD.SKF_AD_VLAN_TAG:
-      return [ldxH(A, CTX, SKB_OFF.vlan_tci)];
+      return [ldxH(A, CTX, SKB.vlan_tci)];
     case SKF_AD.SKF_AD_VLAN_TAG_PRESENT:
-      return [ldxW(A, CTX, SKB_OFF.vlan_present), insn(BPF_JMP | BPF_JEQ | BPF_K, A, 0, 1, 0), mov32Imm(A, 1)];
+      return [ldxW(A, CTX, SKB.vlan_present), insn(BPF_JMP | BPF_JEQ | BPF_K, A, 0, 1, 0), mov32Imm(A, 1)];
     case SKF_AD.SKF_AD_VLAN_TPID:
-      return [ldxH(A, CTX, SKB_OFF.vlan_proto), be16(A)];
+      return [ldxH(A, CTX, SKB.vlan_proto), be16(A)];
     case SKF_AD.SKF_AD_PAY_OFFSET:
     case SKF_AD.SKF_AD_NLATTR:
     case SKF_AD.SKF_AD_NLATTR_NEST:
@@ -173,7 +173,7 @@ function convertOne(f: SockFilter, i: number, seccomp: boolean): Piece {
       break;
     case BPF_LD | BPF_W | BPF_LEN:
     case BPF_LDX | BPF_W | BPF_LEN:
-      out.push(ldxW(cls === BPF_LD ? A : X, CTX, SKB_OFF.len));
+      out.push(ldxW(cls === BPF_LD ? A : X, CTX, SKB.len));
       break;
     case BPF_LDX_ABS_W_SECCOMP:
       out.push(ldxW(A, CTX, k));

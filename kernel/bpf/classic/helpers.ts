@@ -6,7 +6,7 @@
  * ids above every bpf_func_id so no eBPF program can name them. Each is called as
  * (r1 = ctx, r2 = A, r3 = X) and returns the new A.
  */
-import { SKB_OFF } from './skb-layout.js';
+import { SKB, SK_BUFF_SIZE } from '../skb-layout.js';
 import type { FuncProto, RunEnv } from '../types.js';
 
 /** What the net subsystem hands the run as RunEnv.data: the skb's device (null: none). */
@@ -82,8 +82,8 @@ function payOffset(env: RunEnv): bigint {
   if (!pkt) return 0n;
   const mem = env.kernel.mem;
   const dv = mem.dv;
-  const ctx = mem.offsetOf(env.ctx, SKB_OFF.size);
-  const proto = dv.getUint16(ctx + SKB_OFF.protocol, false); // __be16 in the low half
+  const ctx = mem.offsetOf(env.ctx, SK_BUFF_SIZE);
+  const proto = dv.getUint16(ctx + SKB.protocol, false); // __be16 in the low half
   const end = pkt.data + pkt.len;
   const nh = pkt.net;
   let thoff: number;

@@ -389,7 +389,16 @@ export function compileProgram(
   // --- $main_raw(ctx, fp) -> i32: the entry for callers that want no BigInt at all
   // (index.ts's runRaw): ctx and the stack top are offsets below 2^32, r2..r5 are 0, and
   // only the low 32 bits of r0 come back. Not in the text dump, like $main_args.
-  {
+  // A program of one function without calls or packet access (every tracing filter
+  // without string helpers) gets its body compiled right into $main_raw: V8 does not
+  // inline wasm calls by default, and the call to $sub_0 costs as much as a short filter.
+  if (subprogs.length === 1 && !hasCalls && !usesPacket && !hasCallbacks) {
+    const fc = new FuncCompiler(insns, 0, endOf(0), slot2, {
+      helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers,
+    });
+    const body = fc.compile(false, dispatched.includes(0), true);
+    funcs.push({ type: MAIN_RAW_TYPE, locals: [I64, I64, I64, I64, I64, I64, ...SUB_LOCALS], body: body.w.result() });
+  } else {
     const b = new Body(null, ['$ctx', '$fp']);
     b.local(Op.local_get, 0);
     b.op(Op.i64_extend_i32_u);
@@ -477,10 +486,26 @@ const LOAD: Record<number, OpCode> = { [BPF_B]: Op.i64_load8_u, [BPF_H]: Op.i64_
 const LOADSX: Record<number, OpCode> = { [BPF_B]: Op.i64_load8_s, [BPF_H]: Op.i64_load16_s, [BPF_W]: Op.i64_load32_s };
 const STORE: Record<number, OpCode> = { [BPF_B]: Op.i64_store8, [BPF_H]: Op.i64_store16, [BPF_W]: Op.i64_store32, [BPF_DW]: Op.i64_store };
 
+/**
+ * The body of $main_raw when the program is compiled into it: its two i32 parameters
+ * (ctx, fp) come first, so every register local of a $sub body moves up by two.
+ */
+class RawBody extends Body {
+  override local(code: typeof Op.local_get | typeof Op.local_set | typeof Op.local_tee, idx: number): void {
+    super.local(code, idx + RAW_PARAMS);
+  }
+  param(code: typeof Op.local_get, idx: number): void {
+    super.local(code, idx);
+  }
+}
+const RAW_PARAMS = 2;
+
 /** Compiles one (sub)program [start, end) into a $sub function body. */
 class FuncCompiler {
   private b!: Body;
   private dispatch = false;
+  /** Compiling into $main_raw: i32 parameters, the result is r0's low 32 bits. */
+  private raw = false;
   /** Structured mode: the intervals and the stack of open ones. */
   private st: Structure | null = null;
   private open: Interval[] = [];
@@ -511,12 +536,23 @@ class FuncCompiler {
     return out;
   }
 
-  compile(withText: boolean, dispatch: boolean): Body {
-    this.b = new Body(withText ? [] : null, LOCAL_NAMES);
+  compile(withText: boolean, dispatch: boolean, raw = false): Body {
+    this.b = raw ? new RawBody(null) : new Body(withText ? [] : null, LOCAL_NAMES);
     this.dispatch = dispatch;
+    this.raw = raw;
     const edges = this.edges();
     const n = this.end - this.start;
     const b = this.b;
+    if (b instanceof RawBody) {
+      // r1 = BASE | ctx, r10 = BASE | fp (locals 0 and 5 of a $sub body); r2..r5 stay 0.
+      for (const [param, reg] of [[0, 0], [1, 5]] as const) {
+        b.param(Op.local_get, param);
+        b.op(Op.i64_extend_i32_u);
+        b.i64Const(KERNEL_BASE);
+        b.op(Op.i64_or);
+        b.local(Op.local_set, reg);
+      }
+    }
     if (!dispatch) {
       this.st = structure(edges);
       if (this.st === null) throw new Unstructured();
@@ -943,6 +979,7 @@ class FuncCompiler {
     if (op === BPF_EXIT) {
       if (c !== BPF_JMP) fail('EINVAL', `unknown opcode ${i.code.toString(16)} at insn ${idx}`);
       this.get(0);
+      if (this.raw) b.op(Op.i32_wrap_i64);
       b.op(Op.return);
       return;
     }

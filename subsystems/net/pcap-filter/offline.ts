@@ -15,7 +15,7 @@ import { KernelError } from '../../../kernel/errno.js';
 import type { Kernel } from '../../../kernel/kernel.js';
 import type { SockFilter } from '../../../kernel/bpf/classic/isa.js';
 import { bpfProgCreateClassic } from '../../../kernel/bpf/classic/prog.js';
-import { SKB_OFF } from '../../../kernel/bpf/classic/skb-layout.js';
+import { SKB, SK_BUFF_SIZE } from '../../../kernel/bpf/skb-layout.js';
 import { BPF_PROG_TYPE } from '../../../kernel/bpf/isa.js';
 import { progTypeById } from '../../../kernel/bpf/progtypes.js';
 import { bpfProgRun, type Engine } from '../../../kernel/bpf/run.js';
@@ -43,7 +43,7 @@ function socketFilterType(kernel: Kernel): ProgTypeDef {
     progTypeById(kernel, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER) ?? {
       id: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
       name: 'socket_filter',
-      ctxSize: SKB_OFF.size,
+      ctxSize: SK_BUFF_SIZE,
       ctxFields: [],
       allowedHelpers: new Set(),
       allowsLdAbs: true,
@@ -59,9 +59,9 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
     throw new KernelError('ENOTSUPP', `filter is not JIT-compiled: ${prog.jitError ?? 'JIT disabled'}`);
   }
   const mem = kernel.mem;
-  const ctx = mem.alloc(SKB_OFF.size, 8);
+  const ctx = mem.alloc(SK_BUFF_SIZE, 8);
   const buf = mem.alloc(capacity, 8);
-  mem.u8.fill(0, ctx, ctx + SKB_OFF.size);
+  mem.u8.fill(0, ctx, ctx + SK_BUFF_SIZE);
   const ctxAddr = mem.addr(ctx);
   const packet = { data: buf, len: 0, mac: buf, net: buf + 14 };
   const runOpts = opts.engine !== undefined ? { packet, engine: opts.engine } : { packet };
@@ -74,8 +74,8 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
       // the memory may have grown (and its views been replaced) since the last frame
       mem.u8.set(len === frame.length ? frame : frame.subarray(0, len), buf);
       const dv = mem.dv;
-      dv.setUint32(ctx + SKB_OFF.len, wireLen ?? len, true);
-      dv.setUint16(ctx + SKB_OFF.protocol, len >= 14 ? (frame[12]! << 8) | frame[13]! : 0, false);
+      dv.setUint32(ctx + SKB.len, wireLen ?? len, true);
+      dv.setUint16(ctx + SKB.protocol, len >= 14 ? (frame[12]! << 8) | frame[13]! : 0, false);
       packet.len = len;
       return Number(bpfProgRun(kernel, prog, ctxAddr, runOpts) & 0xffffffffn);
     },
