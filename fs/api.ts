@@ -273,7 +273,7 @@ export class KernelFs {
       let off = 0;
       do {
         const n = wrap('write', path, () => vfsWrite(f, bytes.subarray(off)));
-        if (n <= 0) throw new FsError('EIO', 'short write', 'write', path);
+        if (n <= 0 && bytes.length > 0) throw new FsError('EIO', 'short write', 'write', path);
         off += n;
       } while (off < bytes.length);
       ok = true;

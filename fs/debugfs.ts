@@ -5,26 +5,54 @@
  * there, as for any debugfs file:
  *
  *   bpfkern/programs/<id>/{info,xlated,jited}   every loaded program (bpftool's text)
+ *   bpfkern/programs/<id>/info.json             bpf_prog_info as OBJ_GET_INFO_BY_FD fills it
+ *   bpfkern/programs/<id>/pin                   write a bpffs path: BPF_OBJ_PIN
  *   bpfkern/maps/<id>/{info,dump}               every map
+ *   bpfkern/maps/<id>/info.json                 bpf_map_info (+ ncpus, pins)
+ *   bpfkern/maps/<id>/pin                       write a bpffs path: BPF_OBJ_PIN
+ *   bpfkern/maps/<id>/ctl                       write one of
+ *                                                 lookup KEYHEX
+ *                                                 update KEYHEX VALUEHEX [any|noexist|exist|N]
+ *                                                 delete KEYHEX
+ *                                                 next [KEYHEX]        (BPF_MAP_GET_NEXT_KEY)
+ *                                                 freeze
+ *                                               and read the answer back (`value HEX`,
+ *                                               `key HEX`, `ok`) on the same open file, or
+ *                                               the last answer after a fresh open. The
+ *                                               write fails with the bpf() errno.
  *   bpfkern/dmesg                               the kernel log
  *   bpfkern/tasks/<pid>/seccomp                 read: the task's filter chain (newest first,
  *                                               tcpdump -ddd); write a classic program in
  *                                               any text form to install it on that task
- *   bpfkern/sockets/<id>/filter                 the same for a socket's filter, once the
- *                                               net subsystem exposes a socket control
+ *   bpfkern/sockets/<id>/info                   owner, family/type, addresses, TCP state,
+ *                                               filter, locked, rx/drop counters
+ *   bpfkern/sockets/<id>/filter                 read: the filter (tcpdump -d listing, or
+ *                                               the eBPF prog id); write: a classic program
+ *                                               in any text form (SO_ATTACH_FILTER), or
+ *                                               `prog ID` (SO_ATTACH_BPF), or `0`/`detach`/
+ *                                               an empty write (SO_DETACH_FILTER); errno
+ *                                               (EPERM when locked...) comes back to write(2)
+ *
+ * The map and pin operations run bpf() commands (GET_FD_BY_ID, the element commands,
+ * OBJ_PIN) through the bpf() syscall layer with the writer's credentials, from a
+ * transient file table, so every check and errno is the syscall's; this is how
+ * `bpfkern bpftool --mount DIR` works over a mounted kernel.
  *
  * Installing goes through seccomp's own setModeFilter, so the target task needs
  * no_new_privs or CAP_SYS_ADMIN exactly as if it had called seccomp(2) itself.
  */
 import type { Kernel } from '../kernel/kernel.js';
-import type { Task } from '../kernel/task.js';
+import { FdTable, Task, ThreadGroup } from '../kernel/task.js';
+import { BPF_CMD, BPF_ANY, BPF_EXIST, BPF_NOEXIST } from '../kernel/bpf/isa.js';
+import { bpfCommand } from '../kernel/bpf/syscall.js';
 import { perKernel } from '../kernel/kernel.js';
 import { allMaps, allProgs, mapById, progById } from '../kernel/bpf/objects.js';
 import { KernelError } from '../kernel/errno.js';
 import { parseClassic, formatDdd } from '../kernel/bpf/classic/text.js';
 import { seccompOf, setModeFilter } from '../subsystems/seccomp/index.js';
-import { mapDump, mapShow, progJited, progShow, progXlated } from './bpfshow.js';
-import { attrFile, dynamicDir, hostContext, lookup, mountAt, seqFile, staticDir, type Inode } from './vfs.js';
+import { socketControl } from '../subsystems/net/index.js';
+import { mapDump, mapInfoJson, mapShow, progInfoJson, progJited, progShow, progXlated } from './bpfshow.js';
+import { attrFile, dynamicDir, hostContext, lookup, mountAt, seqFile, staticDir, type FsContext, type Inode, type OpenFile } from './vfs.js';
 
 export const DEBUGFS_ROOT = '/sys/kernel/debug';
 
@@ -38,6 +66,8 @@ export interface DebugfsControl {
   list: () => string[];
   show: (name: string) => string;
   store: (name: string, text: string) => void;
+  /** A read-only `info` file next to the control file, when the owner has one. */
+  info?: (name: string) => string;
 }
 
 export interface DebugfsState {
@@ -67,7 +97,29 @@ function seccompControl(kernel: Kernel): DebugfsControl {
   };
 }
 
-export const debugfsOf = perKernel((kernel: Kernel): DebugfsState => ({ sockets: null, tasks: seccompControl(kernel) }));
+/** sockets/<id>/{info,filter} through the net subsystem's socketControl. */
+function socketsControl(kernel: Kernel): DebugfsControl {
+  const ctl = socketControl(kernel);
+  const id = (name: string): number => {
+    const n = Number(name);
+    if (!Number.isInteger(n)) throw new KernelError('ENOENT', `no socket ${name}`);
+    return n;
+  };
+  return {
+    list: () => ctl.list().map(String),
+    show: (name) => ctl.filterText(id(name)),
+    info: (name) => ctl.show(id(name)),
+    store: (name, text) => {
+      const t = text.trim();
+      if (t === '' || t === '0' || t === 'detach') return ctl.detach(id(name));
+      const m = /^prog\s+(\d+)$/.exec(t);
+      if (m) return ctl.attachProgId(id(name), Number(m[1]));
+      ctl.attachClassicText(id(name), text);
+    },
+  };
+}
+
+export const debugfsOf = perKernel((kernel: Kernel): DebugfsState => ({ sockets: socketsControl(kernel), tasks: seccompControl(kernel) }));
 
 function idDir(list: () => string[], make: (name: string) => Inode | undefined): Inode {
   return dynamicDir({ list, make: (name) => make(name) }, 0o700);
@@ -78,7 +130,11 @@ function controlDir(kernel: Kernel, which: 'sockets' | 'tasks', file: string): I
   return idDir(
     () => ctl()?.list() ?? [],
     (name) => {
+      // A socket that is gone (or never was) has no directory.
+      if (which === 'sockets' && !(ctl()?.list().includes(name) ?? false)) return undefined;
       const d = staticDir(0o700);
+      const info = ctl()?.info;
+      if (info) d.add('info', seqFile(() => info(name), { mode: 0o400 }));
       d.add(
         file,
         attrFile({
@@ -99,6 +155,112 @@ function controlDir(kernel: Kernel, which: 'sockets' | 'tasks', file: string): I
       return d;
     },
   );
+}
+
+// ---------------------------------------------------------------------------------------
+// bpf() through files: maps/<id>/ctl, {programs,maps}/<id>/pin
+
+/**
+ * Runs `fn` as a caller of bpf() holding an fd for object `id` (BPF_*_GET_FD_BY_ID): the
+ * writer's task when a mini-OS task writes, else a transient task with the writer's
+ * credentials and a file table of its own, the way a kernel thread would issue the
+ * commands. The fd is closed after.
+ */
+function withObjFd<T>(kernel: Kernel, ctx: FsContext, kind: 'prog' | 'map', id: number, fn: (task: Task, fd: number) => T): T {
+  let task = ctx.task;
+  if (!task) {
+    task = new Task(0, 0, 'debugfs', { ...ctx.cred }, new FdTable(), null);
+    task.group = new ThreadGroup(task);
+  }
+  const fd =
+    kind === 'prog'
+      ? bpfCommand(kernel, task, BPF_CMD.BPF_PROG_GET_FD_BY_ID, { prog_id: id })
+      : bpfCommand(kernel, task, BPF_CMD.BPF_MAP_GET_FD_BY_ID, { map_id: id });
+  try {
+    return fn(task, fd);
+  } finally {
+    task.fds.close(fd);
+  }
+}
+
+function hexArg(text: string | undefined, what: string): Uint8Array {
+  const t = (text ?? '').replace(/^0x/i, '');
+  if (t.length % 2 !== 0 || /[^0-9a-fA-F]/.test(t)) throw new KernelError('EINVAL', `bad ${what} hex '${text ?? ''}'`);
+  return Uint8Array.from(Buffer.from(t, 'hex'));
+}
+
+const hexOut = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+const UPDATE_FLAGS: Readonly<Record<string, number>> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
+
+/** One ctl command against map `id`; returns the answer text. */
+function mapCtl(kernel: Kernel, ctx: FsContext, id: number, text: string): string {
+  const [cmd = '', ...args] = text.trim().split(/\s+/);
+  return withObjFd(kernel, ctx, 'map', id, (task, fd) => {
+    const map = mapById(kernel, id);
+    if (!map) throw new KernelError('ENOENT', `map ${id} is gone`);
+    const ks = map.attr.keySize;
+    const vs = map.impl.syscallValueSize;
+    const C = BPF_CMD;
+    switch (cmd) {
+      case 'lookup': {
+        const value = new Uint8Array(vs);
+        bpfCommand(kernel, task, C.BPF_MAP_LOOKUP_ELEM, { map_fd: fd, key: hexArg(args[0], 'key'), value });
+        return `value ${hexOut(value)}\n`;
+      }
+      case 'update': {
+        const f = args[2] ?? 'any';
+        const flags = UPDATE_FLAGS[f] ?? (/^\d+$/.test(f) ? Number(f) : NaN);
+        if (Number.isNaN(flags)) throw new KernelError('EINVAL', `bad update flags '${f}'`);
+        bpfCommand(kernel, task, C.BPF_MAP_UPDATE_ELEM, {
+          map_fd: fd, key: hexArg(args[0], 'key'), value: hexArg(args[1], 'value'), flags,
+        });
+        return 'ok\n';
+      }
+      case 'delete':
+        bpfCommand(kernel, task, C.BPF_MAP_DELETE_ELEM, { map_fd: fd, key: hexArg(args[0], 'key') });
+        return 'ok\n';
+      case 'next': {
+        const next = new Uint8Array(ks);
+        bpfCommand(kernel, task, C.BPF_MAP_GET_NEXT_KEY, {
+          map_fd: fd, key: args[0] === undefined ? null : hexArg(args[0], 'key'), next_key: next,
+        });
+        return `key ${hexOut(next)}\n`;
+      }
+      case 'freeze':
+        bpfCommand(kernel, task, C.BPF_MAP_FREEZE, { map_fd: fd });
+        return 'ok\n';
+      default:
+        throw new KernelError('EINVAL', `unknown map command '${cmd}' (lookup, update, delete, next, freeze)`);
+    }
+  });
+}
+
+const CTL_HELP = '# write: lookup KEYHEX | update KEYHEX VALUEHEX [any|noexist|exist] | delete KEYHEX | next [KEYHEX] | freeze\n';
+
+function mapCtlFile(kernel: Kernel, id: number): Inode {
+  let last: string | null = null;
+  return attrFile({
+    mode: 0o600,
+    show: (f: OpenFile) => (f.private as { answer?: string } | undefined)?.answer ?? last ?? CTL_HELP,
+    store: (text, f) => {
+      const answer = mapCtl(kernel, f.ctx, id, text);
+      last = answer;
+      f.private = { answer };
+    },
+  });
+}
+
+function pinFile(kernel: Kernel, kind: 'prog' | 'map', id: number): Inode {
+  return attrFile({
+    mode: 0o200,
+    store: (text, f) => {
+      const path = text.trim();
+      withObjFd(kernel, f.ctx, kind, id, (task, fd) => {
+        bpfCommand(kernel, task, BPF_CMD.BPF_OBJ_PIN, { bpf_fd: fd, pathname: path });
+      });
+    },
+  });
 }
 
 export function registerDebugfs(kernel: Kernel): void {
@@ -131,6 +293,8 @@ export function registerDebugfs(kernel: Kernel): void {
         d.add('info', seqFile(() => progShow(kernel, prog()), { mode: 0o400 }));
         d.add('xlated', seqFile(() => progXlated(kernel, prog()), { mode: 0o400 }));
         d.add('jited', seqFile(() => progJited(prog()), { mode: 0o400 }));
+        d.add('info.json', seqFile(() => progInfoJson(kernel, prog()), { mode: 0o400 }));
+        d.add('pin', pinFile(kernel, 'prog', Number(name)));
         return d;
       },
     ),
@@ -148,6 +312,9 @@ export function registerDebugfs(kernel: Kernel): void {
         const d = staticDir(0o700);
         d.add('info', seqFile(() => mapShow(kernel, map()), { mode: 0o400 }));
         d.add('dump', seqFile(() => mapDump(kernel, map()), { mode: 0o400 }));
+        d.add('info.json', seqFile(() => mapInfoJson(kernel, map()), { mode: 0o400 }));
+        d.add('ctl', mapCtlFile(kernel, Number(name)));
+        d.add('pin', pinFile(kernel, 'map', Number(name)));
         return d;
       },
     ),

@@ -8,6 +8,7 @@ import type { Kernel } from './kernel.js';
 
 /** Linux capability numbers used by the BPF paths (include/uapi/linux/capability.h). */
 export const CAP = {
+  CAP_NET_BIND_SERVICE: 10,
   CAP_NET_ADMIN: 12,
   CAP_NET_RAW: 13,
   CAP_SYS_ADMIN: 21,

@@ -7,6 +7,8 @@ need=()
 ldconfig -p 2>/dev/null | grep -q 'libfuse.so.2' || need+=(libfuse2)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v fusermount >/dev/null 2>&1 || need+=(fuse)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+[ -e /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "bpfkern: missing system packages: ${need[*]} (install them with apt-get as root)" >&2

@@ -19,17 +19,31 @@ export * from './event-def.js';
 /** A listener on a tracepoint: gets the task that fired it and the field values. */
 export type Probe = (task: Task | null, values: EventValues) => void;
 
+/**
+ * One tracepoint. The probe list is replaced, never changed in place (Linux swaps the
+ * probe array under RCU): a probe attached or detached while the tracepoint fires takes
+ * effect from the next firing, and the probes of the current one all run exactly once.
+ */
 export class Tracepoint {
-  readonly probes: Probe[] = [];
+  private list: readonly Probe[] = [];
   constructor(readonly def: EventDef) {}
-  fire(task: Task | null, values: EventValues): void {
-    for (const p of this.probes) p(task, values);
+  /** The attached probes (callers test `.length` to skip building the values). */
+  get probes(): readonly Probe[] {
+    return this.list;
   }
+  fire(task: Task | null, values: EventValues): void {
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) list[i]!(task, values);
+  }
+  /** Adds a probe (again if already there, as a second registration); returns its detach. */
   attach(probe: Probe): () => void {
-    this.probes.push(probe);
+    this.list = [...this.list, probe];
+    let attached = true;
     return () => {
-      const i = this.probes.indexOf(probe);
-      if (i >= 0) this.probes.splice(i, 1);
+      if (!attached) return;
+      attached = false;
+      const i = this.list.indexOf(probe);
+      if (i >= 0) this.list = [...this.list.slice(0, i), ...this.list.slice(i + 1)];
     };
   }
 }

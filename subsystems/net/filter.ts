@@ -16,7 +16,7 @@ import { bpfProgCreateClassic } from '../../kernel/bpf/classic/prog.js';
 import { decodeSockFilters, encodeSockFilters, BPF_MAXINSNS, SOCK_FILTER_SIZE, type SockFilter } from '../../kernel/bpf/classic/isa.js';
 import type { ClassicSkbData } from '../../kernel/bpf/classic/helpers.js';
 import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
-import { bpfProgGetFromFd, bpfProgPut } from '../../kernel/bpf/objects.js';
+import { bpfProgGet, bpfProgGetFromFd, bpfProgPut } from '../../kernel/bpf/objects.js';
 import { progTypeById } from '../../kernel/bpf/progtypes.js';
 import { bpfProgRun } from '../../kernel/bpf/run.js';
 import type { BpfProg, ProgTypeDef } from '../../kernel/bpf/types.js';
@@ -92,8 +92,22 @@ export function attachClassic(kernel: Kernel, task: Task, st: SocketFilterState,
   } else {
     throw new KernelError('EFAULT', 'bad filter pointer');
   }
-  const prog = bpfProgCreateClassic(kernel, insns, { type: socketFilterType(kernel), uid: task.cred.euid });
+  attachClassicInsns(kernel, task.cred.euid, st, insns);
+}
+
+/** The checked part of SO_ATTACH_FILTER once the user's array is read (debugfs calls it too). */
+export function attachClassicInsns(kernel: Kernel, uid: number, st: SocketFilterState, insns: readonly SockFilter[]): void {
+  if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
+  if (insns.length === 0 || insns.length > BPF_MAXINSNS) throw new KernelError('EINVAL', `bad filter length ${insns.length}`);
+  const prog = bpfProgCreateClassic(kernel, [...insns], { type: socketFilterType(kernel), uid });
   setFilter(kernel, st, prog);
+}
+
+/** SO_ATTACH_BPF's checks for a program already in hand (debugfs: by prog id). */
+export function attachProg(kernel: Kernel, st: SocketFilterState, prog: BpfProg): void {
+  if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
+  if (prog.type.id !== BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER) throw new KernelError('EINVAL', `program ${prog.id} is not a socket_filter`);
+  setFilter(kernel, st, bpfProgGet(prog));
 }
 
 /** SO_ATTACH_BPF: a u32 program fd of type socket_filter. */

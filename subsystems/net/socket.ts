@@ -8,9 +8,14 @@
  *                         to metadata); kept = min(ret, len)
  *   AF_PACKET SOCK_DGRAM  from the network header
  *   UDP                   from the UDP header; kept = min(len, max(8, ret)) (trim cap 8)
+ *   TCP                   from the TCP header (tcp_filter: trim cap th->doff * 4); see tcp.ts
  *   AF_UNIX dgram         the payload; no device, protocol 0
+ *
+ * Addresses: lo has 127.0.0.1/8 and ::1; eth0 has 10.0.2.15/24 and fe80::5054:ff:fe12:3456
+ * (QEMU user networking's guest, matching eth0's MAC). A packet to a local address loops
+ * through lo, as Linux routes it; anything else leaves through eth0 towards the gateway MAC.
  */
-import { KernelError } from '../../kernel/errno.js';
+import { KernelError, type ErrnoName } from '../../kernel/errno.js';
 import { perKernel, type Kernel } from '../../kernel/kernel.js';
 import { tracepointOf } from '../../kernel/trace/tracepoint.js';
 import { skbDropReason } from '../../kernel/trace/events/skb.js';
@@ -19,7 +24,8 @@ import { bpfProgPut } from '../../kernel/bpf/objects.js';
 import { runSkbProg, type SkBuff, type SocketFilterState } from './filter.js';
 import { defaultDevices, ethPktType, PACKET_HOST, PACKET_OUTGOING, type NetDevice } from './netdev.js';
 import {
-  ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, UDP_HLEN, ethertype, ipv4String, udp4Frame, udp6Frame, vlanUntag,
+  ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, UDP_HLEN, canonicalAddr, ethertype, ipv4String, ipv6String, udp4Frame,
+  udp6Frame, vlanUntag,
 } from './frames.js';
 
 export const AF_UNIX = 1;
@@ -33,6 +39,56 @@ export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
+export const MSG_PEEK = 0x2;
+export const MSG_NOSIGNAL = 0x4000;
+/** sk->sk_shutdown bits (include/net/sock.h): shutdown(how) sets how + 1. */
+export const RCV_SHUTDOWN = 1;
+export const SEND_SHUTDOWN = 2;
+export const SHUTDOWN_MASK = 3;
+
+/** Local addresses: lo's and eth0's (see the header comment). */
+export const LOCAL_ADDRS = {
+  lo: ['127.0.0.1', '::1'],
+  eth0: ['10.0.2.15', 'fe80::5054:ff:fe12:3456'],
+} as const;
+/** The next hop's MAC for frames leaving eth0 (QEMU's gateway 10.0.2.2). */
+export const GATEWAY_MAC = Uint8Array.from([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
+
+/** A destination delivered locally (through lo): 127/8, ::1, or one of eth0's addresses. */
+export function isLocalAddr(family: number, addr: string): boolean {
+  if (family === AF_INET) return addr.startsWith('127.') || addr === LOCAL_ADDRS.eth0[0];
+  const a = canonicalAddr('ip6', addr);
+  return a === '::1' || a === LOCAL_ADDRS.eth0[1];
+}
+
+/** The source address Linux would pick for dst (the loopback one, or eth0's). */
+export function sourceAddrFor(family: number, dst: string): string {
+  if (family === AF_INET) return dst.startsWith('127.') ? '127.0.0.1' : LOCAL_ADDRS.eth0[0];
+  return canonicalAddr('ip6', dst) === '::1' ? '::1' : LOCAL_ADDRS.eth0[1];
+}
+
+export function isWildcard(addr: string | undefined): boolean {
+  return addr === undefined || addr === '0.0.0.0' || addr === '::';
+}
+
+/** A transport protocol's per-socket part (TCP: tcp.ts) — what close() must run. */
+export interface ProtoSock {
+  /** The last reference to the file went away; the protocol decides when to destroy. */
+  close(sk: Socket): void;
+}
+
+/** One IP packet as the transport demux sees it (ip_local_deliver's view). */
+export interface IpPacket {
+  readonly family: number;
+  readonly dev: NetDevice;
+  /** From the MAC header to the end of the IP payload (link padding cut off). */
+  readonly frame: Uint8Array;
+  readonly l4: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly protocol: number;
+  readonly vlan: SkBuff['vlan'];
+}
 
 /** A socket address as userspace passes it (the object stands for struct sockaddr_*). */
 export interface SockAddr {
@@ -57,6 +113,16 @@ export interface Datagram {
 
 export class Socket implements FileObject {
   readonly kind = 'socket';
+  /** Stable id (debugfs bpfkern/sockets/<id>), never reused within a kernel. */
+  readonly id: number;
+  /** The task that created it (or, for an accepted socket, accepted it). */
+  owner: { pid: number; comm: string } | null = null;
+  /** sk->sk_shutdown (RCV_SHUTDOWN | SEND_SHUTDOWN). */
+  shutdown = 0;
+  /** sk->sk_err: reported once by the next call that checks it (sock_error). */
+  err: ErrnoName | null = null;
+  /** TCP sockets: the connection state (tcp.ts). */
+  proto: ProtoSock | null = null;
   readonly filter: SocketFilterState = { prog: null, locked: false };
   readonly rx: Datagram[] = [];
   nonblock = false;
@@ -77,7 +143,9 @@ export class Socket implements FileObject {
     readonly type: number,
     /** AF_PACKET: the ethertype in host order (ETH_P_ALL = 3); IP: the IPPROTO. */
     readonly protocol: number,
-  ) {}
+  ) {
+    this.id = ++net.lastSocketId;
+  }
 
   retain(): void {
     this.refs++;
@@ -86,11 +154,17 @@ export class Socket implements FileObject {
   release(): void {
     if (--this.refs > 0) return;
     this.closed = true;
+    if (this.proto) this.proto.close(this);
+    else this.destroy();
+    if (this.peer) this.peer.peer = null;
+    this.wake();
+  }
+
+  /** sk_destruct: gone from every table; the filter's reference is dropped. */
+  destroy(): void {
     this.net.sockets.delete(this);
     if (this.filter.prog) bpfProgPut(this.net.kernel, this.filter.prog);
     this.filter.prog = null;
-    if (this.peer) this.peer.peer = null;
-    this.wake();
   }
 
   enqueue(d: Datagram): void {
@@ -104,7 +178,7 @@ export class Socket implements FileObject {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  private wake(): void {
+  wake(): void {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
@@ -114,6 +188,9 @@ export class Socket implements FileObject {
 export class NetState {
   readonly devices: NetDevice[] = defaultDevices();
   readonly sockets = new Set<Socket>();
+  lastSocketId = 0;
+  /** inet_add_protocol: transport handlers by IPPROTO (UDP is built in). */
+  readonly ipProtocols = new Map<number, (pkt: IpPacket) => void>();
   private nextPort = 32768;
   constructor(readonly kernel: Kernel) {}
 
@@ -143,7 +220,7 @@ export const netOf = perKernel((kernel): NetState => new NetState(kernel));
  * Runs the socket's filter (if any) on skb: the number of bytes from skb->data to keep,
  * 0 for a drop. `cap` is sk_filter_trim_cap's floor (UDP: its header).
  */
-function skFilter(sk: Socket, skb: SkBuff, cap: number): number {
+export function skFilter(sk: Socket, skb: SkBuff, cap: number): number {
   const len = skb.frame.length - skb.dataOff;
   const prog = sk.filter.prog;
   if (!prog) return len;
@@ -151,15 +228,17 @@ function skFilter(sk: Socket, skb: SkBuff, cap: number): number {
   const res = runSkbProg(kernel, prog, skb, kernel.tasks.current, kernel.currentCpu);
   if (res === 0) {
     sk.filterDrops++;
-    const tp = tracepointOf(kernel, 'skb', 'kfree_skb');
-    if (tp.probes.length) {
-      tp.fire(kernel.tasks.current, {
-        skbaddr: 0n, location: 0n, rx_sk: 0n, protocol: skb.protocol, reason: skbDropReason('SOCKET_FILTER'),
-      });
-    }
+    kfreeSkb(kernel, skb.protocol, 'SOCKET_FILTER');
     return 0;
   }
   return Math.min(len, Math.max(cap, res));
+}
+
+/** kfree_skb_reason(): fires skb:kfree_skb. */
+export function kfreeSkb(kernel: Kernel, protocol: number, reason: 'SOCKET_FILTER' | 'NO_SOCKET' | 'TCP_LISTEN_OVERFLOW' | 'TCP_OLD_SEQUENCE' | 'TCP_INVALID_SEQUENCE' | 'TCP_RESET'): void {
+  const tp = tracepointOf(kernel, 'skb', 'kfree_skb');
+  if (!tp.probes.length) return;
+  tp.fire(kernel.tasks.current, { skbaddr: 0n, location: 0n, rx_sk: 0n, protocol, reason: skbDropReason(reason) });
 }
 
 function fireDev(kernel: Kernel, event: 'net_dev_xmit' | 'netif_receive_skb', dev: NetDevice, len: number): void {
@@ -217,30 +296,37 @@ export function devXmit(kernel: Kernel, dev: NetDevice, frame: Uint8Array, sende
   if (dev.name === 'lo') netifReceive(kernel, dev, frame);
 }
 
-/** IPv4/IPv6 → UDP demultiplexing to bound sockets. */
+/** ip_rcv / ipv6_rcv → the transport: UDP here, the others through net.ipProtocols. */
 function ipReceive(net: NetState, dev: NetDevice, frame: Uint8Array, vlan: SkBuff['vlan']): void {
   const protocol = ethertype(frame);
-  let family: number;
-  let l4: number;
-  let proto: number;
-  let src: string;
-  let dst: string;
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  let pkt: IpPacket;
   if (protocol === ETH_P_IP && frame.length >= ETH_HLEN + 20) {
-    family = AF_INET;
-    l4 = ETH_HLEN + (frame[ETH_HLEN]! & 0xf) * 4;
-    proto = frame[ETH_HLEN + 9]!;
-    src = ipv4String(frame.subarray(ETH_HLEN + 12));
-    dst = ipv4String(frame.subarray(ETH_HLEN + 16));
+    const ihl = (frame[ETH_HLEN]! & 0xf) * 4;
+    const end = Math.min(frame.length, ETH_HLEN + dv.getUint16(ETH_HLEN + 2));
+    if (ihl < 20 || ETH_HLEN + ihl > end) return;
+    pkt = {
+      family: AF_INET, dev, frame: frame.subarray(0, end), l4: ETH_HLEN + ihl, protocol, vlan,
+      src: ipv4String(frame.subarray(ETH_HLEN + 12)), dst: ipv4String(frame.subarray(ETH_HLEN + 16)),
+    };
   } else if (protocol === ETH_P_IPV6 && frame.length >= ETH_HLEN + 40) {
-    family = AF_INET6;
-    l4 = ETH_HLEN + 40;
-    proto = frame[ETH_HLEN + 6]!;
-    src = frame[ETH_HLEN + 23] === 1 ? '::1' : '::';
-    dst = frame[ETH_HLEN + 39] === 1 ? '::1' : '::';
+    const end = Math.min(frame.length, ETH_HLEN + 40 + dv.getUint16(ETH_HLEN + 4));
+    pkt = {
+      family: AF_INET6, dev, frame: frame.subarray(0, end), l4: ETH_HLEN + 40, protocol, vlan,
+      src: ipv6String(frame.subarray(ETH_HLEN + 8, ETH_HLEN + 24)), dst: ipv6String(frame.subarray(ETH_HLEN + 24, ETH_HLEN + 40)),
+    };
   } else {
     return;
   }
-  if (proto !== IPPROTO_UDP || frame.length < l4 + UDP_HLEN) return;
+  const proto = pkt.family === AF_INET ? frame[ETH_HLEN + 9]! : frame[ETH_HLEN + 6]!;
+  if (proto === IPPROTO_UDP) udpReceive(net, pkt);
+  else net.ipProtocols.get(proto)?.(pkt);
+}
+
+/** UDP demultiplexing to bound sockets. */
+function udpReceive(net: NetState, pkt: IpPacket): void {
+  const { frame, l4, family, dev, protocol, vlan, src, dst } = pkt;
+  if (frame.length < l4 + UDP_HLEN) return;
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const sport = dv.getUint16(l4);
   const dport = dv.getUint16(l4 + 2);
@@ -248,8 +334,7 @@ function ipReceive(net: NetState, dev: NetDevice, frame: Uint8Array, vlan: SkBuf
   const udp = frame.subarray(0, l4 + ulen);
   for (const sk of net.sockets) {
     if (sk.family !== family || sk.type !== SOCK_DGRAM || sk.bound?.port !== dport) continue;
-    const want = sk.bound.addr;
-    if (want !== undefined && want !== '0.0.0.0' && want !== '::' && want !== dst) continue;
+    if (!isWildcard(sk.bound.addr) && sk.bound.addr !== dst) continue;
     const skb: SkBuff = {
       frame: udp, macOff: 0, netOff: ETH_HLEN, dataOff: l4, protocol, pktType: PACKET_HOST, dev,
       mark: 0, hash: 0, queueMapping: 0, vlan,
@@ -263,6 +348,21 @@ function ipReceive(net: NetState, dev: NetDevice, frame: Uint8Array, vlan: SkBuf
     });
     return;
   }
+  kfreeSkb(net.kernel, protocol, 'NO_SOCKET');
+}
+
+/**
+ * ip_output for a built frame: a local destination loops through lo; anything else leaves
+ * through eth0 with its MAC as source and the gateway's as destination.
+ */
+export function ipXmit(net: NetState, family: number, dst: string, frame: Uint8Array, sender: Socket | null): void {
+  const local = isLocalAddr(family, dst);
+  const dev = net.deviceByName(local ? 'lo' : 'eth0')!;
+  if (!local) {
+    frame.set(GATEWAY_MAC, 0);
+    frame.set(dev.mac, 6);
+  }
+  devXmit(net.kernel, dev, frame, sender);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -270,14 +370,14 @@ function ipReceive(net: NetState, dev: NetDevice, frame: Uint8Array, vlan: SkBuf
 
 export function udpSend(sk: Socket, payload: Uint8Array, to: SockAddr): number {
   const net = sk.net;
+  if (sk.shutdown & SEND_SHUTDOWN) throw new KernelError('EPIPE', 'socket shut down for sending');
   if (!sk.bound) sk.bound = { family: sk.family, addr: sk.family === AF_INET ? '0.0.0.0' : '::', port: net.ephemeralPort() };
   const loop = sk.family === AF_INET ? '127.0.0.1' : '::1';
-  const srcAddr = sk.bound.addr === '0.0.0.0' || sk.bound.addr === '::' || sk.bound.addr === undefined ? loop : sk.bound.addr;
+  const dst = { addr: to.addr === undefined ? loop : canonicalAddr(sk.family === AF_INET ? 'ip' : 'ip6', to.addr), port: to.port ?? 0 };
+  const srcAddr = isWildcard(sk.bound.addr) ? sourceAddrFor(sk.family, dst.addr) : sk.bound.addr!;
   const src = { addr: srcAddr, port: sk.bound.port ?? 0 };
-  const dst = { addr: to.addr ?? loop, port: to.port ?? 0 };
   const frame = sk.family === AF_INET ? udp4Frame(src, dst, payload) : udp6Frame(src, dst, payload);
-  const isLoop = sk.family === AF_INET ? dst.addr.startsWith('127.') : dst.addr === '::1';
-  devXmit(net.kernel, net.deviceByName(isLoop ? 'lo' : 'eth0')!, frame, sk);
+  ipXmit(net, sk.family, dst.addr, frame, sk);
   return payload.length;
 }
 
@@ -293,6 +393,9 @@ export function packetSend(sk: Socket, frame: Uint8Array, to: SockAddr | null): 
 export function unixSend(sk: Socket, payload: Uint8Array): number {
   const peer = sk.peer;
   if (!peer) throw new KernelError(sk.type === SOCK_STREAM ? 'EPIPE' : 'ECONNREFUSED', 'peer closed');
+  if (sk.shutdown & SEND_SHUTDOWN || (sk.type === SOCK_STREAM && peer.shutdown & RCV_SHUTDOWN)) {
+    throw new KernelError('EPIPE', 'socket shut down for sending');
+  }
   if (sk.type === SOCK_STREAM) {
     peer.enqueue({ bytes: payload.slice(), origLen: payload.length, from: { family: AF_UNIX } });
     return payload.length;

@@ -1,24 +1,26 @@
 /**
- * The socket syscalls (net/socket.c): socket, socketpair, bind, connect, sendto, recvfrom,
- * setsockopt, getsockopt. Pointer arguments are objects standing for user memory: a
+ * The socket syscalls (net/socket.c): socket, socketpair, bind, listen, accept, accept4,
+ * connect, sendto, recvfrom, shutdown, getsockname, getpeername, setsockopt, getsockopt.
+ * Blocking ones (accept, connect, recvfrom) return a Promise. Pointer arguments are objects standing for user memory: a
  * SockAddr for struct sockaddr_*, a Uint8Array for a buffer, `{ value }` for an in/out
  * socklen_t, `{ len, filter }` for struct sock_fprog.
  */
-import { KernelError } from '../../kernel/errno.js';
+import { KernelError, errnoNumber } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { defineSyscall, type SyscallArg, type SyscallCall } from '../../kernel/syscall.js';
 import { CAP, capable, type Task } from '../../kernel/task.js';
 import { attachClassic, attachEbpf, detach, getFilter, lock } from './filter.js';
 import {
-  AF_INET, AF_INET6, AF_PACKET, AF_UNIX, MSG_DONTWAIT, MSG_TRUNC, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_RAW,
-  SOCK_STREAM, Socket, netOf, newSocket, packetSend, udpSend, unixSend, type SockAddr,
+  AF_INET, AF_INET6, AF_PACKET, AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCK_CLOEXEC, SOCK_DGRAM,
+  SOCK_NONBLOCK, SOCK_RAW, SOCK_STREAM, Socket, isWildcard, netOf, newSocket, packetSend, udpSend, unixSend, type SockAddr,
 } from './socket.js';
+import { canonicalAddr, isIpv6 } from './frames.js';
+import { streamTake, tcpAccept, tcpConnect, tcpListen, tcpOf, tcpRecv, tcpRemote, tcpSend, tcpShutdown, tcpStateOf } from './tcp.js';
 
 export const SOL_SOCKET = 1;
-/** include/uapi/linux/capability.h (not in kernel/task.ts CAP yet). */
-const CAP_NET_BIND_SERVICE = 10;
 export const SO = {
   SO_TYPE: 3,
+  SO_ERROR: 4,
   SO_ATTACH_FILTER: 26,
   SO_GET_FILTER: 26,
   SO_DETACH_FILTER: 27,
@@ -65,7 +67,10 @@ function sysSocket({ kernel, task, args }: SyscallCall): number {
     case AF_INET:
     case AF_INET6:
       if (type === SOCK_DGRAM && (protocol === 0 || protocol === 17)) sk = newSocket(net, family, type, 17);
-      else if (type === SOCK_STREAM && (protocol === 0 || protocol === 6)) sk = newSocket(net, family, type, 6);
+      else if (type === SOCK_STREAM && (protocol === 0 || protocol === 6)) {
+        sk = newSocket(net, family, type, 6);
+        tcpOf(sk);
+      }
       else if (type === SOCK_RAW) throw new KernelError('EPROTONOSUPPORT', 'raw IP sockets are not modelled');
       else throw new KernelError(type === SOCK_DGRAM || type === SOCK_STREAM ? 'EPROTONOSUPPORT' : 'ESOCKTNOSUPPORT', `type ${type} protocol ${protocol}`);
       break;
@@ -77,6 +82,7 @@ function sysSocket({ kernel, task, args }: SyscallCall): number {
       throw new KernelError('EAFNOSUPPORT', `address family ${family}`);
   }
   sk.nonblock = (rawType & SOCK_NONBLOCK) !== 0;
+  sk.owner = { pid: task.tgid, comm: task.comm };
   try {
     return task.fds.install(sk);
   } catch (e) {
@@ -99,6 +105,7 @@ function sysSocketpair({ kernel, task, args }: SyscallCall): number {
   a.peer = b;
   b.peer = a;
   a.nonblock = b.nonblock = (rawType & SOCK_NONBLOCK) !== 0;
+  a.owner = b.owner = { pid: task.tgid, comm: task.comm };
   const fa = task.fds.install(a);
   let fb: number;
   try {
@@ -125,38 +132,147 @@ function sysBind({ kernel, task, args }: SyscallCall): number {
   }
   if (sk.family === AF_INET || sk.family === AF_INET6) {
     if (sk.bound) throw new KernelError('EINVAL', 'socket already bound');
+    const text = addr.addr ?? (sk.family === AF_INET ? '0.0.0.0' : '::');
+    if (sk.family === AF_INET6 && !isIpv6(text)) throw new KernelError('EINVAL', `bad IPv6 address '${text}'`);
+    const local = canonicalAddr(sk.family === AF_INET ? 'ip' : 'ip6', text);
     let port = addr.port ?? 0;
-    if (port !== 0 && port < 1024 && !capable(task.cred, CAP_NET_BIND_SERVICE)) {
+    if (port !== 0 && port < 1024 && !capable(task.cred, CAP.CAP_NET_BIND_SERVICE)) {
       throw new KernelError('EACCES', `port ${port} needs CAP_NET_BIND_SERVICE`);
     }
     const net = netOf(kernel);
     if (port === 0) port = net.ephemeralPort();
     for (const o of net.sockets) {
-      if (o !== sk && o.family === sk.family && o.type === sk.type && o.bound?.port === port) {
+      if (o !== sk && o.type === sk.type && o.bound?.port === port && bindConflict(sk.family, local, o)) {
         throw new KernelError('EADDRINUSE', `port ${port} in use`);
       }
     }
-    sk.bound = { family: sk.family, addr: addr.addr ?? (sk.family === AF_INET ? '0.0.0.0' : '::'), port };
+    sk.bound = { family: sk.family, addr: local, port };
     return 0;
   }
   throw new KernelError('EOPNOTSUPP', 'bind on this socket');
 }
 
-function sysConnect({ task, args }: SyscallCall): number {
+/**
+ * inet_bind_conflict, without SO_REUSEADDR: the same port on overlapping addresses (either
+ * a wildcard, or equal). An IPv6 wildcard also takes the port for IPv4 (bindv6only=0).
+ */
+function bindConflict(family: number, addr: string, o: Socket): boolean {
+  const oaddr = o.bound?.addr;
+  if (o.family === family) return isWildcard(addr) || isWildcard(oaddr) || addr === oaddr;
+  if (o.family !== AF_INET && o.family !== AF_INET6) return false;
+  const v6 = family === AF_INET6 ? addr : oaddr;
+  return v6 === '::';
+}
+
+function sysConnect({ task, args }: SyscallCall): number | Promise<number> {
   const sk = sockOf(task, args[0]);
   const addr = addrArg(args[1]);
   if (sk.family === AF_INET || sk.family === AF_INET6) {
-    if (sk.type === SOCK_STREAM) throw new KernelError('ECONNREFUSED', 'no listening TCP socket (TCP is not modelled)');
+    if (sk.type === SOCK_STREAM) return tcpConnect(sk, addr, sk.nonblock);
     if (addr.family !== sk.family) throw new KernelError('EAFNOSUPPORT', 'address family mismatch');
-    sk.peerAddr = addr;
+    const fam = sk.family === AF_INET ? 'ip' : 'ip6';
+    sk.peerAddr = { ...addr, addr: canonicalAddr(fam, addr.addr ?? (sk.family === AF_INET ? '127.0.0.1' : '::1')) };
     return 0;
   }
   throw new KernelError('EOPNOTSUPP', 'connect on this socket');
 }
 
+/** listen(2): TCP (inet_listen); datagram and packet sockets have sock_no_listen. */
+function sysListen({ task, args }: SyscallCall): number {
+  const sk = sockOf(task, args[0]);
+  if ((sk.family === AF_INET || sk.family === AF_INET6) && sk.type === SOCK_STREAM) {
+    tcpListen(sk, int(args[1]));
+    return 0;
+  }
+  if (sk.family === AF_UNIX && sk.type === SOCK_STREAM) throw new KernelError('EINVAL', 'unix socket is not bound');
+  throw new KernelError('EOPNOTSUPP', 'listen on this socket type');
+}
+
+/** accept(2) / accept4(2): the new fd; `addr`, if given, receives the peer's address. */
+function sysAccept4({ task, args }: SyscallCall): number | Promise<number> {
+  const sk = sockOf(task, args[0]);
+  const addrOut = args[1];
+  const flags = args.length > 3 ? int(args[3]) : 0;
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new KernelError('EINVAL', `accept4 flags ${flags}`);
+  if (!((sk.family === AF_INET || sk.family === AF_INET6) && sk.type === SOCK_STREAM)) {
+    throw new KernelError(sk.family === AF_UNIX && sk.type === SOCK_STREAM ? 'EINVAL' : 'EOPNOTSUPP', 'accept on this socket');
+  }
+  const install = (child: Socket): number => {
+    child.nonblock = (flags & SOCK_NONBLOCK) !== 0;
+    child.owner = { pid: task.tgid, comm: task.comm };
+    const fd = task.fds.install(child);
+    const r = tcpRemote(child);
+    if (typeof addrOut === 'object' && addrOut !== null && !(addrOut instanceof Uint8Array) && r) {
+      Object.assign(addrOut, { family: child.family, addr: r.addr, port: r.port });
+    }
+    return fd;
+  };
+  const got = tcpAccept(sk, sk.nonblock);
+  return got instanceof Promise ? got.then(install) : install(got);
+}
+
+/** shutdown(2): how is SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2). */
+function sysShutdown({ task, args }: SyscallCall): number {
+  const sk = sockOf(task, args[0]);
+  const how = int(args[1]);
+  const mask = how + 1;
+  if (mask & ~3 || mask === 0) throw new KernelError('EINVAL', `shutdown how ${how}`);
+  if (sk.family === AF_PACKET) throw new KernelError('EOPNOTSUPP', 'shutdown on a packet socket');
+  if (sk.type === SOCK_STREAM && sk.family !== AF_UNIX) {
+    tcpShutdown(sk, how);
+    return 0;
+  }
+  sk.shutdown |= mask;
+  sk.wake();
+  if (sk.family === AF_UNIX) {
+    // unix_shutdown: the peer sees the mirror image.
+    const peer = sk.peer;
+    if (peer) {
+      if (mask & SEND_SHUTDOWN) peer.shutdown |= RCV_SHUTDOWN;
+      if (mask & RCV_SHUTDOWN) peer.shutdown |= SEND_SHUTDOWN;
+      peer.wake();
+    }
+    return 0;
+  }
+  // UDP: sk_state is TCP_ESTABLISHED only once connected.
+  if (!sk.peerAddr) throw new KernelError('ENOTCONN', 'socket is not connected');
+  return 0;
+}
+
+function sockName(out: SyscallArg, name: SockAddr | null, family: number): number {
+  if (typeof out !== 'object' || out === null || out instanceof Uint8Array) throw new KernelError('EFAULT', 'bad sockaddr');
+  const fallback: SockAddr = family === AF_INET ? { family, addr: '0.0.0.0', port: 0 } : family === AF_INET6 ? { family, addr: '::', port: 0 } : { family };
+  Object.assign(out, name ?? fallback);
+  return 0;
+}
+
+function sysGetsockname({ task, args }: SyscallCall): number {
+  const sk = sockOf(task, args[0]);
+  return sockName(args[1], sk.bound, sk.family);
+}
+
+function sysGetpeername({ task, args }: SyscallCall): number {
+  const sk = sockOf(task, args[0]);
+  if (sk.family === AF_INET || sk.family === AF_INET6) {
+    if (sk.type === SOCK_STREAM) {
+      const st = tcpStateOf(sk);
+      const r = tcpRemote(sk);
+      if (!r || st === 'CLOSE' || st === 'LISTEN' || st === 'SYN_SENT') throw new KernelError('ENOTCONN', 'socket is not connected');
+      return sockName(args[1], { family: sk.family, addr: r.addr, port: r.port }, sk.family);
+    }
+    if (!sk.peerAddr) throw new KernelError('ENOTCONN', 'socket is not connected');
+    return sockName(args[1], sk.peerAddr, sk.family);
+  }
+  if (sk.family === AF_UNIX && sk.peer) return sockName(args[1], { family: AF_UNIX }, AF_UNIX);
+  throw new KernelError('ENOTCONN', 'socket is not connected');
+}
+
 function sysSendto({ task, args }: SyscallCall): number {
   const sk = sockOf(task, args[0]);
   const buf = bytesArg(args[1], int(args[2]));
+  const flags = int(args[3]);
+  // TCP ignores the address (without TCP Fast Open), as tcp_sendmsg does.
+  if (sk.type === SOCK_STREAM && sk.family !== AF_UNIX) return tcpSend(task, sk, buf, flags);
   const to = args[4] === null || args[4] === undefined ? null : addrArg(args[4]);
   switch (sk.family) {
     case AF_UNIX:
@@ -164,7 +280,6 @@ function sysSendto({ task, args }: SyscallCall): number {
     case AF_PACKET:
       return packetSend(sk, buf, to);
     default: {
-      if (sk.type === SOCK_STREAM) throw new KernelError('ENOTCONN', 'not connected');
       const dest = to ?? sk.peerAddr;
       if (!dest) throw new KernelError('EDESTADDRREQ', 'no destination');
       return udpSend(sk, buf, dest);
@@ -178,6 +293,28 @@ function sysRecvfrom({ task, args }: SyscallCall): number | Promise<number> {
   const buf = bytesArg(args[1], len);
   const flags = int(args[3]);
   const fromOut = args[4];
+  const nonblock = sk.nonblock || (flags & MSG_DONTWAIT) !== 0;
+  if (sk.type === SOCK_STREAM && sk.family !== AF_UNIX) {
+    // A stream has no per-read sender: recvfrom leaves the address alone (Linux: addrlen 0).
+    return tcpRecv(sk, buf, nonblock, (flags & MSG_PEEK) !== 0);
+  }
+  if (sk.type === SOCK_STREAM) {
+    const streamTry = (): number | null => {
+      if (sk.rx.length > 0) return streamTake(sk, buf, (flags & MSG_PEEK) !== 0);
+      if (sk.peer === null || sk.shutdown & RCV_SHUTDOWN || len === 0) return 0;
+      return null;
+    };
+    const r = streamTry();
+    if (r !== null) return r;
+    if (nonblock) throw new KernelError('EAGAIN', 'no data');
+    return (async () => {
+      for (;;) {
+        await sk.waitReadable();
+        const again = streamTry();
+        if (again !== null) return again;
+      }
+    })();
+  }
   const take = (): number => {
     const d = sk.rx.shift()!;
     const n = Math.min(d.bytes.length, buf.length);
@@ -186,10 +323,10 @@ function sysRecvfrom({ task, args }: SyscallCall): number | Promise<number> {
     return flags & MSG_TRUNC ? d.bytes.length : n;
   };
   if (sk.rx.length > 0) return take();
-  if (sk.nonblock || flags & MSG_DONTWAIT) throw new KernelError('EAGAIN', 'no data');
+  if (nonblock) throw new KernelError('EAGAIN', 'no data');
   const wait = async (): Promise<number> => {
     while (sk.rx.length === 0) {
-      if (sk.closed || (sk.family === AF_UNIX && sk.peer === null)) return 0;
+      if (sk.closed || sk.shutdown & RCV_SHUTDOWN || (sk.family === AF_UNIX && sk.peer === null)) return 0;
       await sk.waitReadable();
     }
     return take();
@@ -258,6 +395,11 @@ function sysGetsockopt({ task, args }: SyscallCall): number {
       return putInt(sk.filter.locked ? 1 : 0);
     case SO.SO_TYPE:
       return putInt(sk.type);
+    case SO.SO_ERROR: {
+      const e = sk.err;
+      sk.err = null;
+      return putInt(e === null ? 0 : errnoNumber(e));
+    }
     default:
       throw new KernelError('ENOPROTOOPT', `socket option ${name}`);
   }
@@ -268,6 +410,12 @@ export function registerNetSyscalls(kernel: Kernel): void {
   defineSyscall(kernel, 'socketpair', sysSocketpair);
   defineSyscall(kernel, 'bind', sysBind);
   defineSyscall(kernel, 'connect', sysConnect);
+  defineSyscall(kernel, 'listen', sysListen);
+  defineSyscall(kernel, 'accept', (call) => sysAccept4({ ...call, args: [call.args[0], call.args[1], call.args[2], 0] }));
+  defineSyscall(kernel, 'accept4', sysAccept4);
+  defineSyscall(kernel, 'shutdown', sysShutdown);
+  defineSyscall(kernel, 'getsockname', sysGetsockname);
+  defineSyscall(kernel, 'getpeername', sysGetpeername);
   defineSyscall(kernel, 'sendto', sysSendto);
   defineSyscall(kernel, 'recvfrom', sysRecvfrom);
   defineSyscall(kernel, 'setsockopt', sysSetsockopt);

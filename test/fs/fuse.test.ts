@@ -2,78 +2,15 @@
 // real shell commands. The FUSE server must not share a process with a synchronous
 // shell call (it would deadlock), so everything here is async child_process. Skips,
 // saying why, where /dev/fuse or libfuse2 is missing; always unmounts in afterAll.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isFuseProblem, loadFuse } from '../../fs/fuse/index.js';
+import { cleanup, exited, fuseProblem, mounted, sh, startMount } from '../helpers/fuse.js';
 
-const root = resolve(__dirname, '../..');
-const cli = join(root, 'dist/userspace/bin/bpfkern.js');
-const fuse = loadFuse();
-const problem = isFuseProblem(fuse) ? `${fuse.reason} (${fuse.fix})` : null;
+const problem = fuseProblem();
 if (problem) console.warn(`skipping FUSE tests: ${problem}`);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(script: string, timeout = 10_000): Promise<Run> {
-  return new Promise((res) => {
-    execFile('bash', ['-c', script], { timeout }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 124) : 0;
-      res({ code, stdout, stderr });
-    });
-  });
-}
-
-function mounted(dir: string): boolean {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
-}
-
-/** Starts `bpfkern mount` and resolves once it prints that it is mounted. */
-function startMount(dir: string, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, 'mount', dir, '--workload', 'idle', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((res, rej) => {
-    let out = '';
-    let err = '';
-    const t = setTimeout(() => rej(new Error(`mount did not come up: ${out} ${err}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('mounted on')) {
-        clearTimeout(t);
-        res(child);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      rej(new Error(`mount exited ${code}: ${err}`));
-    });
-  });
-}
-
-function exited(child: ChildProcess, ms: number): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((res) => {
-    const t = setTimeout(() => res(null), ms);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      res(code);
-    });
-  });
-}
-
-async function cleanup(child: ChildProcess | null, dir: string): Promise<void> {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGINT');
-    if ((await exited(child, 5000)) === null) child.kill('SIGKILL');
-  }
-  if (mounted(dir)) await sh(`fusermount -uz '${dir}'`);
-}
 
 describe.skipIf(problem !== null)('bpfkern mount (FUSE)', () => {
   const base = mkdtempSync(join(tmpdir(), 'bpfkern-fuse-'));

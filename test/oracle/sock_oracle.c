@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -268,10 +267,12 @@ static void tcp(void) {
   a = accept4(l, NULL, NULL, SOCK_NONBLOCK);
   out("accept", a >= 0 ? 0 : -1);
   out("recv-empty", recv(a, buf, sizeof buf, 0));
-  close(a);
-  fcntl(l, F_SETFL, O_NONBLOCK);
+  close(a); close(c); close(l);
+  l = socket(fam(), SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sl = addr(&ss, 0); bind(l, (struct sockaddr *)&ss, sl);
+  listen(l, 1);
   out("accept-empty", accept(l, NULL, NULL));
-  close(c); close(l);
+  close(l);
 
   scen = v6 ? "tcp6-nonblock-refused" : "tcp-nonblock-refused";
   u = socket(fam(), SOCK_STREAM, 0);

@@ -7,6 +7,7 @@ import { jitBench } from './jit.js';
 import { tracingBench } from './tracing.js';
 import { fsBench } from './fs.js';
 import { seccompBench } from './seccomp.js';
+import { netBench } from './net.js';
 
 export interface Bench {
   name: string;
@@ -19,6 +20,7 @@ const benches: Bench[] = [
   jitBench,
   tracingBench,
   fsBench,
+  netBench,
   // one line per area, e.g. interpreterBench,
 ];
 

@@ -4,9 +4,15 @@
  * record (the floor), for the seed's filter and a 10-predicate filter.
  * Goals: compiled+JIT >= 20x faster than the walker on the filter check, and within 2x
  * of the hand-written predicate.
+ *
+ * Each case runs in its own worker thread (a fresh V8 isolate): the loops, the walker
+ * and the runners are shared code, and measuring a second filter in the same isolate
+ * measures V8's type feedback from the first one (polymorphic call sites) as much as the
+ * filter. Each row is the best of several timed runs after a warm-up (bench.ts).
  */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Kernel } from '../../kernel/kernel.js';
-import { benchFilter } from '../../subsystems/tracing/bench.js';
+import { benchFilter, type BenchRow } from '../../subsystems/tracing/bench.js';
 import type { Bench } from './run.js';
 
 const N = 200_000;
@@ -40,12 +46,34 @@ const CASES = [
   },
 ];
 
+interface CaseRequest {
+  tracingBenchCase: number;
+}
+
+function runCase(index: number): BenchRow[] {
+  const c = CASES[index]!;
+  const kernel = new Kernel(); // the filter check needs no other subsystem
+  return benchFilter(kernel, 'signal', 'signal_generate', c.filter, N, { 'hand-written TS': c.hand }).rows;
+}
+
+function inWorker(index: number): Promise<BenchRow[]> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL(import.meta.url), { workerData: { tracingBenchCase: index } satisfies CaseRequest });
+    w.once('message', (rows: BenchRow[]) => resolve(rows));
+    w.once('error', reject);
+  });
+}
+
+if (!isMainThread && typeof (workerData as Partial<CaseRequest> | null)?.tracingBenchCase === 'number') {
+  parentPort!.postMessage(runCase((workerData as CaseRequest).tracingBenchCase));
+}
+
 export const tracingBench: Bench = {
   name: 'tracing',
   run: async (out) => {
-    const kernel = new Kernel(); // the filter check needs no other subsystem
-    for (const c of CASES) {
-      const { rows } = benchFilter(kernel, 'signal', 'signal_generate', c.filter, N, { 'hand-written TS': c.hand });
+    for (let i = 0; i < CASES.length; i++) {
+      const c = CASES[i]!;
+      const rows = await inWorker(i);
       out(`signal:signal_generate, ${c.name}: ${c.filter}`);
       for (const r of rows) out(`  ${r.name.padEnd(24)} ${r.nsPerEvent.toFixed(1).padStart(8)} ns/event  ${r.passed} passed`);
       const ns = (name: string): number | undefined => rows.find((r) => r.name === name)?.nsPerEvent;
@@ -53,8 +81,10 @@ export const tracingBench: Bench = {
       const jit = ns('compiled (JIT)');
       const hand = ns('hand-written TS')!;
       if (jit === undefined) out('  goal: JIT not available for this program (interpreter only)');
-      else out(`  goal: walker/JIT ${(walker / jit).toFixed(1)}x (>= 20x), JIT/hand ${(jit / hand).toFixed(2)}x (<= 2x)`);
+      else {
+        out(`  goal: walker/JIT ${(walker / jit).toFixed(1)}x (>= 20x), JIT/hand ${(jit / hand).toFixed(2)}x (<= 2x)`);
+        out(`  (ceiling of walker/JIT: walker/hand-written = ${(walker / hand).toFixed(1)}x; no evaluator beats the floor)`);
+      }
     }
-    await Promise.resolve();
   },
 };

@@ -5,6 +5,7 @@
  * JSON output that carries the errno instead.
  */
 import { conformancePluginCommand } from './conformance-plugin.js';
+import { tcpdumpCommand } from './tcpdump.js';
 import { mountCommand } from './mount.js';
 import { ebpfCommand } from './ebpf.js';
 import { bpftoolCommand } from './bpftool.js';
@@ -27,6 +28,7 @@ export interface Command {
 
 export const commands: Command[] = [
   conformancePluginCommand,
+  tcpdumpCommand,
   mountCommand,
   ebpfCommand,
   bpftoolCommand,

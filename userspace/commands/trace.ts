@@ -4,12 +4,15 @@
  * Builds N records of the event with varied field values and prints the cost per event
  * of the filter check for: no filter, the predicate walker, the compiled filter on the
  * interpreter and on the JIT (when it takes the program), and how many records each let
- * through (they must be equal; the command exits 1 if not).
+ * through (they must be equal; the command exits 1 if not). A filter the parser rejects
+ * is reported as the event's filter file would show it (caret and parse_error), exit 1.
  */
 import { parseArgs } from 'node:util';
 import { Kernel } from '../../kernel/kernel.js';
 import { isKernelError } from '../../kernel/errno.js';
 import { benchFilter } from '../../subsystems/tracing/bench.js';
+import { FilterError } from '../../subsystems/tracing/filter/index.js';
+import { renderFilterError } from '../../subsystems/tracing/trace.js';
 import type { Command, CommandIo } from './index.js';
 
 const USAGE = 'usage: bpfkern trace bench --event SYS:EVENT --filter EXPR [--events N] [--json]\n';
@@ -54,6 +57,11 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     }
     return agree ? 0 : 1;
   } catch (e) {
+    if (e instanceof FilterError) {
+      // What the event's filter file would show after the same write.
+      io.stderr(`bpfkern: bad filter (${e.errno})\n${renderFilterError(values.filter, e)}`);
+      return 1;
+    }
     if (isKernelError(e)) {
       io.stderr(`bpfkern: ${e.detail}\n`);
       return 1;

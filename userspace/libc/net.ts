@@ -7,7 +7,15 @@ import type { SockFilter } from '../../kernel/bpf/classic/isa.js';
 import type { SockAddr } from '../../subsystems/net/index.js';
 import { check, sys, type Proc } from './process.js';
 
-export { AF_UNIX, AF_INET, AF_INET6, AF_PACKET, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_NONBLOCK, MSG_DONTWAIT, MSG_TRUNC, SOL_SOCKET, SO, ETH_P_ALL, ETH_P_IP } from '../../subsystems/net/index.js';
+export {
+  AF_UNIX, AF_INET, AF_INET6, AF_PACKET, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_NONBLOCK, SOCK_CLOEXEC, MSG_DONTWAIT, MSG_TRUNC,
+  MSG_PEEK, MSG_NOSIGNAL, SOL_SOCKET, SO, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6,
+} from '../../subsystems/net/index.js';
+
+/** shutdown(2)'s how. */
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
 export type { SockAddr };
 
 /** htons, for socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)). */
@@ -54,6 +62,33 @@ export async function getsockopt(p: Proc, fd: number, level: number, name: numbe
 }
 
 export const close = (p: Proc, fd: number): Promise<number> => check(p, 'close', fd);
+
+export const listen = (p: Proc, fd: number, backlog: number): Promise<number> => check(p, 'listen', fd, backlog);
+
+/** accept4(2): the new fd; `peer`, if given, receives the peer's address. Blocks until a connection is queued. */
+export const accept4 = (p: Proc, fd: number, peer: Partial<SockAddr> | null = null, flags = 0): Promise<number> =>
+  check(p, 'accept4', fd, peer, peer ? { value: 28 } : null, flags);
+export const accept = (p: Proc, fd: number, peer: Partial<SockAddr> | null = null): Promise<number> =>
+  check(p, 'accept', fd, peer, peer ? { value: 28 } : null);
+
+export const shutdown = (p: Proc, fd: number, how: number): Promise<number> => check(p, 'shutdown', fd, how);
+
+/** recv(2) on a stream: up to len bytes (0 at end of stream). */
+export async function recv(p: Proc, fd: number, len: number, flags = 0): Promise<Uint8Array> {
+  return (await recvfrom(p, fd, len, flags)).data;
+}
+
+export async function getsockname(p: Proc, fd: number): Promise<SockAddr> {
+  const out: SockAddr = { family: 0 };
+  await check(p, 'getsockname', fd, out, { value: 28 });
+  return out;
+}
+
+export async function getpeername(p: Proc, fd: number): Promise<SockAddr> {
+  const out: SockAddr = { family: 0 };
+  await check(p, 'getpeername', fd, out, { value: 28 });
+  return out;
+}
 
 /** The raw forms (value or -errno), for tests of error paths. */
 export const rawSetsockopt = (p: Proc, fd: number, level: number, name: number, optval: unknown, optlen: number) =>

@@ -36,6 +36,9 @@ const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 
 /** A JitImage plus what tests and bpftool want to look at. */
 export interface WasmJitImage extends JitImage {
+  /** Always there on wasm images (see JitImage.runRaw). */
+  readonly runRaw: (ctxOff: number, stackTop: number, env: RunEnv | null) => number;
+  readonly rawNeedsEnv: boolean;
   /** The module bytes. */
   readonly bytes: Uint8Array;
   /** The instructions that were compiled (after blinding, when on). */

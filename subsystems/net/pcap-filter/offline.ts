@@ -35,6 +35,11 @@ export interface OfflineFilter {
    * is the length on the wire when the capture was truncated (what `len` reads).
    */
   run(frame: Uint8Array, wireLen?: number): number;
+  /**
+   * The same for a frame already in the address space at offset `at` (no copy, as
+   * libpcap's bpf_filter reads the capture buffer in place).
+   */
+  runAt(at: number, caplen: number, wireLen?: number): number;
   free(): void;
 }
 
@@ -73,10 +78,22 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
       const len = Math.min(frame.length, capacity);
       // the memory may have grown (and its views been replaced) since the last frame
       mem.u8.set(len === frame.length ? frame : frame.subarray(0, len), buf);
+      packet.data = packet.mac = buf;
+      packet.net = buf + 14;
       const dv = mem.dv;
       dv.setUint32(ctx + SKB.len, wireLen ?? len, true);
       dv.setUint16(ctx + SKB.protocol, len >= 14 ? (frame[12]! << 8) | frame[13]! : 0, false);
       packet.len = len;
+      return Number(bpfProgRun(kernel, prog, ctxAddr, runOpts) & 0xffffffffn);
+    },
+    runAt(at: number, caplen: number, wireLen?: number): number {
+      if (freed) throw new KernelError('EBADF', 'offline filter already freed');
+      const dv = mem.dv;
+      dv.setUint32(ctx + SKB.len, wireLen ?? caplen, true);
+      dv.setUint16(ctx + SKB.protocol, caplen >= 14 ? dv.getUint16(at + 12, false) : 0, false);
+      packet.data = packet.mac = at;
+      packet.net = at + 14;
+      packet.len = caplen;
       return Number(bpfProgRun(kernel, prog, ctxAddr, runOpts) & 0xffffffffn);
     },
     free(): void {

@@ -1,7 +1,7 @@
 /**
  * The two evaluators must agree: for many filters and thousands of random records, the
- * predicate walker and the compiled BPF program (interpreter, and the JIT when it takes
- * the program) give the same verdict, and both match a straightforward reference.
+ * predicate walker and the compiled BPF program give the same verdict on each engine
+ * (interpreter and JIT, each its own test case), and both match a straightforward reference.
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../../kernel/kernel.js';
@@ -9,6 +9,7 @@ import { eventDefs, type EventDef } from '../../../kernel/trace/tracepoint.js';
 import { fixedRecordSize, makeFieldFinder, putCString, writeRecord } from '../../../subsystems/tracing/fields.js';
 import { buildFilter, FILTER_HDR_SIZE, HDR_CPU, HDR_COMM, runCompiled } from '../../../subsystems/tracing/filter/index.js';
 import { tracepointProgType } from '../../../subsystems/tracing/progtype.js';
+import { bpfProgRun } from '../../../kernel/bpf/run.js';
 
 function def(system: string, name: string): EventDef {
   const d = eventDefs.find((e) => e.system === system && e.name === name);
@@ -99,14 +100,14 @@ describe('walker and compiled filter agree', () => {
     return { v, off: layout(k, signal, v, Math.floor(r() * 2), r() < 0.5 ? 'bash' : 'sleep', [1234, 2500, 77][Math.floor(r() * 3)]!) };
   });
 
-  it.each(SIGNAL_FILTERS)('%s', (text) => {
+  const ENGINES = ['interp', 'jit'] as const;
+  it.each(ENGINES.flatMap((engine) => SIGNAL_FILTERS.map((text) => [engine, text] as const)))('%s: %s', (engine, text) => {
     const f = buildFilter(k, text, find, tracepointProgType);
+    if (engine === 'jit') expect(f.runJit, 'the JIT takes every filter program').not.toBeNull();
     let passed = 0;
     for (const rec of records) {
       const w = f.walk(k.mem.u8, k.mem.dv, rec.off);
-      const c = runCompiled(k, f, rec.off, 'interp');
-      expect(c, `record ${JSON.stringify(rec.v)}`).toBe(w);
-      if (f.bpf.jited) expect(runCompiled(k, f, rec.off, 'jit')).toBe(w);
+      expect(runCompiled(k, f, rec.off, engine), `record ${JSON.stringify(rec.v)}`).toBe(w);
       if (w) passed++;
     }
     // Every filter lets some records through and drops others, except those Linux's
@@ -114,6 +115,25 @@ describe('walker and compiled filter agree', () => {
     if (CONSTANT.has(text)) return;
     expect(passed, 'passes some').toBeGreaterThan(0);
     expect(passed, 'drops some').toBeLessThan(records.length);
+  });
+
+  it('takes the JIT fast path (no RunEnv, no helper) exactly for filters without non-inlined string matches', () => {
+    const fast = (text: string): boolean => buildFilter(k, text, find, tracepointProgType).bpf.jited!.rawNeedsEnv === false;
+    expect(fast('((sig >= 10 && sig < 15) || sig == 17) && comm != bash')).toBe(true);
+    expect(fast('comm ~ "ba*" || COMM == "sh" || CPU == 1')).toBe(true);
+    expect(fast('comm ~ "*sh"')).toBe(false);
+    expect(fast('comm ~ "b?sh"')).toBe(false);
+  });
+
+  it('the walker, the runners and bpfProgRun agree (the runner is only a faster way in)', () => {
+    const f = buildFilter(k, 'sig & 0x10 || errno < 0 || comm ~ "[bs]*"', find, tracepointProgType);
+    for (const rec of records.slice(0, 300)) {
+      const want = f.walk(k.mem.u8, k.mem.dv, rec.off);
+      for (const engine of ENGINES) {
+        expect(bpfProgRun(k, f.bpf, k.mem.addr(rec.off), { engine }) !== 0n).toBe(want);
+      }
+      expect(f.run(rec.off) !== 0).toBe(want);
+    }
   });
 
   it('matches a hand-written reference for the seed filter', () => {
@@ -141,6 +161,7 @@ describe('walker and compiled filter agree', () => {
         const off = layout(k, d, gen(), 0, 'bash', 1);
         const w = f.walk(k.mem.u8, k.mem.dv, off);
         expect(runCompiled(k, f, off, 'interp'), text).toBe(w);
+        expect(runCompiled(k, f, off, 'jit'), text).toBe(w);
         if (w) yes++;
       }
       expect(yes, text).toBeGreaterThan(0);
