@@ -103,8 +103,10 @@ export async function runMount(argv: string[], io: CommandIo): Promise<number> {
     process.once('SIGHUP', () => res('SIGHUP'));
   });
   io.stderr(`bpfkern: ${sig}: unmounting ${mount.mnt}\n`);
-  await workload.stop();
+  // Unmount first: a new `bpfkern mount` on the same directory may start as soon as the
+  // mount point is free, and a late unmount from this process would remove its mount.
   await mount.unmount();
+  await workload.stop();
   io.stderr(`bpfkern: unmounted\n`);
   // fuse-native's thread handle can keep the event loop alive after unmount; leave
   // shortly after the bin has set the exit status.
