@@ -310,8 +310,10 @@ export function registerTasks(kernel: Kernel): void {
   defineSyscall(kernel, 'getegid', ({ task }) => task.cred.egid);
   defineSyscall(kernel, 'sched_yield', () => Promise.resolve(0));
   defineSyscall(kernel, 'uname', ({ args }) => {
-    if (args[0] === null || args[0] === undefined || args[0] === 0) throw new KernelError('EFAULT', 'uname(NULL)');
+    // A number (0n from a raw call included) is no user buffer in the mini-OS: NULL or a
+    // wild pointer, EFAULT either way, as Linux's copy_to_user failing.
     const buf = args[0];
+    if (buf === null || buf === undefined || typeof buf !== 'object') throw new KernelError('EFAULT', 'uname: bad buffer');
     if (buf && typeof buf === 'object' && !(buf instanceof Uint8Array)) {
       Object.assign(buf, { sysname: 'Linux', nodename: 'bpfkern', release: '6.18.0-bpfkern', version: '#1 SMP', machine: 'x86_64' });
     }

@@ -26,6 +26,7 @@ export {
 } from './socket.js';
 export { socketControl, socketInfo, type SocketControl } from './control.js';
 export { tcpStateOf, type TcpStateName } from './tcp.js';
+export { readCapture, LINKTYPE_ETHERNET, type PcapFile, type PcapPacket } from './pcap.js';
 export { SOL_SOCKET, SO } from './syscalls.js';
 export { ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD, IPPROTO_TCP, IPPROTO_UDP, TCP_FLAG, tcpFrame, udp4Frame, udp6Frame } from './frames.js';
 export { ARPHRD_ETHER, ARPHRD_LOOPBACK, PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST, PACKET_OUTGOING } from './netdev.js';

@@ -55,3 +55,35 @@ describe('bpfkern bpftool', () => {
     expect(bpftool(['prog', 'show']).stdout).toBe('');
   });
 });
+
+describe('bpfkern bpftool: element commands, pin, dump jited/visual (fresh kernel)', () => {
+  it('map update then lookup, getnext, delete; flags; bad input', () => {
+    const m = ['--map', 'hash:4:4:4:m', '--map-update', '0:01000000:02000000'];
+    expect(bpftool([...m, 'map', 'lookup', 'id', '1', 'key', 'hex', '01', '00', '00', '00']).stdout).toBe('key: 01 00 00 00  value: 02 00 00 00\n');
+    const dup = bpftool([...m, 'map', 'update', 'id', '1', 'key', '1', '0', '0', '0', 'value', '0', '0', '0', '0', 'noexist']);
+    expect([dup.status, dup.stderr]).toEqual([255, 'Error: update failed: File exists\n']);
+    expect(bpftool([...m, 'map', 'getnext', 'id', '1']).stdout).toBe('key: None\nnext key:\n01 00 00 00\n');
+    expect(bpftool([...m, 'map', 'delete', 'id', '1', 'key', '1', '0', '0', '0']).status).toBe(0);
+    const miss = bpftool([...m, 'map', 'lookup', 'id', '1', 'key', '9', '0', '0', '0']);
+    expect([miss.status, miss.stdout]).toEqual([255, 'key:\n09 00 00 00\n\nNot found\n']);
+    expect(bpftool([...m, 'map', 'update', 'id', '1', 'key', '1', '0', '0', '0']).stderr).toBe('Error: did not find value\n');
+    expect(JSON.parse(bpftool(['-j', ...m, 'map', 'delete', 'id', '1', 'key', '1', '0', '0', '0']).stdout)).toBeNull();
+  });
+
+  it('prog pin, prog dump xlated visual and jited', () => {
+    const r = bpftool(['--load', USES_MAP.replace(/^18110000/, '18110000'), 'prog', 'pin', 'id', '1', '/sys/fs/bpf/x']);
+    expect(r.status).toBe(0);
+    const dot = bpftool(['--load', 'b7000000000000009500000000000000', 'prog', 'dump', 'xlated', 'id', '1', 'visual']).stdout;
+    expect(dot).toContain('digraph "DOT graph for eBPF program" {\nsubgraph "cluster_0" {');
+    expect(dot).toContain('\tfn_0_bb_2 [shape=record,style=filled,label="{0: (b7) r0 = 0\\l\\\n| 1: (95) exit\\l\\\n}"];');
+    const jited = bpftool(['--load', 'b7000000000000009500000000000000', 'prog', 'dump', 'jited', 'id', '1']);
+    expect(jited.status).toBe(0);
+    expect(jited.stdout).toMatch(/\(module|no instructions returned/);
+  });
+
+  it('--mount on a directory that is not a bpfkern mount is an error', () => {
+    const r = bpftool(['--mount', '/tmp', 'map', 'show']);
+    expect(r.status).toBe(255);
+    expect(r.stderr).toMatch(/^Error: \/tmp is not a bpfkern mount/);
+  });
+});

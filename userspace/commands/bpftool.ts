@@ -1,16 +1,30 @@
 /**
- * `bpfkern bpftool`: the subset of bpftool(8) that inspects programs and maps, printing
- * what the real tool prints (plain text, or JSON with -j/--json):
+ * `bpfkern bpftool`: the subset of bpftool(8) that works on programs and maps, printing
+ * what the real tool prints (plain text, or JSON with -j/--json, indented with -p):
  *
- *   bpftool prog show|list [id N | pinned PATH]
- *   bpftool prog dump xlated id N | pinned PATH
- *   bpftool map show|list [id N | pinned PATH]
- *   bpftool map dump id N | pinned PATH
+ *   bpftool prog { show | list } [PROG]
+ *   bpftool prog dump xlated PROG [opcodes] [visual]
+ *   bpftool prog dump jited PROG
+ *   bpftool prog pin PROG FILE
+ *   bpftool map { show | list } [MAP]
+ *   bpftool map dump MAP
+ *   bpftool map lookup MAP key DATA
+ *   bpftool map getnext MAP [key DATA]
+ *   bpftool map update MAP key DATA value VALUE [UPDATE_FLAGS]
+ *   bpftool map delete MAP key DATA
+ *   bpftool map pin MAP FILE
+ *   bpftool map freeze MAP
+ *   PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }
+ *   MAP := { id MAP_ID | pinned FILE | name MAP_NAME }
+ *   DATA := { [hex] BYTES }     UPDATE_FLAGS := { any | exist | noexist }
  *
- * Like the real tool it only uses bpf(2): GET_NEXT_ID, GET_FD_BY_ID, OBJ_GET,
- * OBJ_GET_INFO_BY_FD, map lookups. `runBpftool(proc, argv, io)` works on any process's
- * kernel; the command itself boots a fresh kernel, so for scripts and tests it takes
- * setup options first, applied in order before the bpftool arguments:
+ * Which kernel: with `--mount DIR` (or env BPFKERN_MOUNT, or an absolute `pinned` path
+ * inside a bpfkern mount) it works on the kernel a `bpfkern mount DIR` is serving, only
+ * through the mounted files: DIR/sys/kernel/debug/bpfkern/{programs,maps}/<id>/
+ * (info.json, jited, ctl, pin) and the pins in DIR/sys/fs/bpf. Otherwise it boots a fresh
+ * kernel and, like the real tool, only uses bpf(2): GET_NEXT_ID, GET_FD_BY_ID, OBJ_GET,
+ * OBJ_PIN, OBJ_GET_INFO_BY_FD, the element commands. For scripts and tests the fresh
+ * kernel takes setup options first, applied in order before the bpftool arguments:
  *
  *   --map TYPE:KEYSIZE:VALSIZE:MAX[:NAME]   create a map (TYPE: array, hash, ... or a number)
  *   --map-update IDX:KEYHEX:VALHEX          update map number IDX (0-based, in --map order)
@@ -18,17 +32,22 @@
  *                                           --map index in imm, as in the host oracle
  *   --pin PATH                              pin the object created last
  *
- * Errors print `Error: ...` on stderr and exit 255, as bpftool's -1 does.
+ * Errors print `Error: ...` on stderr (or {"error": ...} with -j) and exit 255, as
+ * bpftool's -1 does.
  */
-import { dumpXlated } from '../../kernel/bpf/disasm.js';
+import * as nodeFs from 'node:fs';
+import { dumpXlated, formatInsn } from '../../kernel/bpf/disasm.js';
 import {
-  BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, decodeInsns, encodeInsns, isLdImm64,
-  parseHexBytes,
+  BPF_ANY, BPF_CMD, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+  decodeInsns, isLdImm64, parseHexBytes,
 } from '../../kernel/bpf/isa.js';
-import { errnoName, errnoText } from '../../kernel/errno.js';
+import { ERRNO, errnoName, errnoText, type ErrnoName } from '../../kernel/errno.js';
+import { fsOf } from '../../fs/api.js';
+import { dumpXlatedVisual } from '../../fs/bpfshow.js';
 import {
-  bpfMapCreate, bpfMapGetFdById, bpfMapGetNextId, bpfMapGetNextKey, bpfMapLookup, bpfMapUpdate, bpfObjGet,
-  bpfObjGetInfoByFd, bpfObjPin, bpfProgGetFdById, bpfProgGetNextId, bpfProgLoad, type BpfMapInfo, type BpfProgInfo,
+  bpf, bpfMapCreate, bpfMapDelete, bpfMapGetFdById, bpfMapGetNextId, bpfMapGetNextKey, bpfMapLookup, bpfMapUpdate,
+  bpfObjGet, bpfObjGetInfoByFd, bpfObjPin, bpfProgGetFdById, bpfProgGetNextId, bpfProgLoad, type BpfMapInfo,
+  type BpfProgInfo,
 } from '../libc/bpf.js';
 import { SyscallError, sys, type Proc } from '../libc/process.js';
 import { bootCliKernel, cliProc, parseProgType } from './ebpf.js';
@@ -48,12 +67,24 @@ const isPerCpu = (type: number): boolean =>
 
 class ToolError extends Error {}
 
-function strerror(e: unknown): string {
-  if (e instanceof SyscallError) {
-    const name = errnoName(e.errno);
-    return name ? errnoText(name) : `Unknown error ${e.errno}`;
+/** A failed operation on the kernel, by errno name (from bpf(2) or from a file operation). */
+class Errno extends Error {
+  constructor(readonly errno: ErrnoName) {
+    super(errnoText(errno));
   }
+}
+
+function asErrno(e: unknown): Errno {
+  if (e instanceof Errno) return e;
+  if (e instanceof SyscallError) return new Errno(errnoName(e.errno) ?? 'EINVAL');
+  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && code in ERRNO) return new Errno(code as ErrnoName);
   throw e;
+}
+
+/** strerror(errno) of a failed kernel operation; anything else propagates. */
+function strerror(e: unknown): string {
+  return asErrno(e).message;
 }
 
 /** common.c fprint_hex: bytes in hex, a double space every 8, a newline every 16. */
@@ -87,72 +118,300 @@ function mapMemlock(info: BpfMapInfo, ncpus: number): number {
   return roundUp(info.max_entries * (per + roundUp(info.key_size, 8)) + 256, 8);
 }
 
+// ---------------------------------------------------------------------------------------
+// Where the objects are: a kernel reached by bpf(2), or a mounted kernel's files.
+
+type Kind = 'prog' | 'map';
+
+export interface BpftoolBackend {
+  /** Live ids in ascending order. */
+  ids(kind: Kind): Promise<number[]>;
+  progInfo(id: number): Promise<BpfProgInfo>;
+  mapInfo(id: number): Promise<BpfMapInfo>;
+  /** The CPU count per-CPU values are laid out for. */
+  ncpus(map: BpfMapInfo): number;
+  /** BPF_OBJ_GET: what is pinned at PATH. */
+  objGet(path: string): Promise<{ kind: Kind; id: number }>;
+  /** The JIT's listing (WebAssembly text). */
+  jited(id: number): Promise<string>;
+  /** null when the key is absent (ENOENT). */
+  lookup(map: BpfMapInfo, key: Uint8Array): Promise<Uint8Array | null>;
+  update(map: BpfMapInfo, key: Uint8Array, value: Uint8Array, flags: number): Promise<void>;
+  delete(map: BpfMapInfo, key: Uint8Array): Promise<void>;
+  /** null at the end (ENOENT). */
+  nextKey(map: BpfMapInfo, key: Uint8Array | null): Promise<Uint8Array | null>;
+  freeze(map: BpfMapInfo): Promise<void>;
+  pin(kind: Kind, id: number, path: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The value bytes bpf(2) moves for one element: every CPU's for per-CPU maps. */
+function syscallValueSize(info: BpfMapInfo, ncpus: number): number {
+  return isPerCpu(info.type) ? roundUp(info.value_size, 8) * ncpus : info.value_size;
+}
+
+/** bpf(2) on a process's kernel, with an fd per object opened on first use. */
+export function syscallBackend(p: Proc): BpftoolBackend {
+  const fds = new Map<string, number>();
+  const fdOf = async (kind: Kind, id: number): Promise<number> => {
+    const k = `${kind}:${id}`;
+    let fd = fds.get(k);
+    if (fd === undefined) {
+      fd = kind === 'prog' ? await bpfProgGetFdById(p, id) : await bpfMapGetFdById(p, id);
+      fds.set(k, fd);
+    }
+    return fd;
+  };
+  const info = async (kind: Kind, id: number): Promise<BpfProgInfo | BpfMapInfo> => bpfObjGetInfoByFd(p, await fdOf(kind, id));
+  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw asErrno(e);
+    }
+  };
+  return {
+    ids: (kind) =>
+      wrap(async () => {
+        const out: number[] = [];
+        for (let id = 0; ; ) {
+          const next = kind === 'prog' ? await bpfProgGetNextId(p, id) : await bpfMapGetNextId(p, id);
+          if (next === null) return out;
+          out.push((id = next));
+        }
+      }),
+    progInfo: (id) => wrap(async () => (await info('prog', id)) as BpfProgInfo),
+    mapInfo: (id) => wrap(async () => (await info('map', id)) as BpfMapInfo),
+    ncpus: () => p.kernel.ncpus,
+    objGet: (path) =>
+      wrap(async () => {
+        const fd = await bpfObjGet(p, path);
+        const i = await bpfObjGetInfoByFd(p, fd);
+        if (fds.has(`${i.kind}:${i.id}`)) await sys(p, 'close', fd);
+        else fds.set(`${i.kind}:${i.id}`, fd);
+        return { kind: i.kind, id: i.id };
+      }),
+    // The JIT's text is not in bpf_prog_info: read the kernel's own debugfs file.
+    jited: (id) =>
+      wrap(async () => fsOf(p.kernel).as(p.task).readFileSync(`/sys/kernel/debug/bpfkern/programs/${id}/jited`, 'utf8')),
+    lookup: (m, key) => wrap(async () => bpfMapLookup(p, await fdOf('map', m.id), key, syscallValueSize(m, p.kernel.ncpus))),
+    update: (m, key, value, flags) => wrap(async () => bpfMapUpdate(p, await fdOf('map', m.id), key, value, flags)),
+    delete: (m, key) => wrap(async () => bpfMapDelete(p, await fdOf('map', m.id), key)),
+    nextKey: (m, key) => wrap(async () => bpfMapGetNextKey(p, await fdOf('map', m.id), key, m.key_size)),
+    freeze: (m) =>
+      wrap(async () => {
+        const r = await bpf(p, BPF_CMD.BPF_MAP_FREEZE, { map_fd: await fdOf('map', m.id) });
+        if (r < 0) throw new SyscallError('bpf', -r);
+      }),
+    pin: (kind, id, path) => wrap(async () => bpfObjPin(p, await fdOf(kind, id), path)),
+    close: async () => {
+      for (const fd of fds.values()) await sys(p, 'close', fd);
+      fds.clear();
+    },
+  };
+}
+
+/** What bpftool needs of a filesystem: Node's `fs`, or a kernel's in-process `kernel.fs`. */
+export interface BpftoolFs {
+  readFileSync(path: string, encoding: 'utf8'): string;
+  readdirSync(path: string): string[];
+  openSync(path: string, flags: 'r+' | 'w'): number;
+  writeSync(fd: number, data: string): number;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  closeSync(fd: number): void;
+  existsSync(path: string): boolean;
+}
+
+const DEBUG_DIR = '/sys/kernel/debug/bpfkern';
+const BPFFS_ROOT = '/sys/fs/bpf';
+
+/** The first line of a bpffs pin file: `ID: TYPE  [name N  ](tag T|flags F)`. */
+const PIN_HEAD = /^(\d+): \S+ {2}(?:name \S+ {2})?(tag|flags) /;
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const bytesOf = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, 'hex'));
+
+/** bpf_prog_info / bpf_map_info from info.json (bigints are strings, bytes are hex). */
+function progInfoFromJson(text: string): BpfProgInfo {
+  const o = JSON.parse(text) as Record<string, unknown>;
+  return {
+    ...(o as unknown as BpfProgInfo),
+    load_time: BigInt(String(o['load_time'] ?? 0)),
+    run_time_ns: BigInt(String(o['run_time_ns'] ?? 0)),
+    xlated_prog_insns: bytesOf(String(o['xlated_prog_insns'] ?? '')),
+  };
+}
+
+/**
+ * A mounted kernel through its files: `root` is the mount point ('' for a kernel's own
+ * kernel.fs). Element operations are one write + one read of maps/<id>/ctl on one open file.
+ */
+export function filesBackend(fs: BpftoolFs, root: string): BpftoolBackend {
+  const debug = `${root}${DEBUG_DIR}`;
+  const ncpusOf = new Map<number, number>();
+  const wrap = async <T>(fn: () => T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw asErrno(e);
+    }
+  };
+  const ctl = (m: BpfMapInfo, cmd: string): string => {
+    const fd = fs.openSync(`${debug}/maps/${m.id}/ctl`, 'r+');
+    try {
+      fs.writeSync(fd, `${cmd}\n`);
+      const buf = new Uint8Array(1 << 20);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      return Buffer.from(buf.subarray(0, n)).toString('utf8').trim();
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  const orNull = <T>(fn: () => T): T | null => {
+    try {
+      return fn();
+    } catch (e) {
+      if (asErrno(e).errno === 'ENOENT') return null;
+      throw e;
+    }
+  };
+  const answer = (text: string, word: string): Uint8Array => {
+    const [w, hex = ''] = text.split(' ');
+    if (w !== word) throw new Errno('EIO');
+    return bytesOf(hex);
+  };
+  const ncpus = (m: BpfMapInfo): number => ncpusOf.get(m.id) ?? 1;
+  return {
+    ids: (kind) =>
+      wrap(() =>
+        fs
+          .readdirSync(`${debug}/${kind === 'prog' ? 'programs' : 'maps'}`)
+          .map(Number)
+          .filter((n) => Number.isInteger(n))
+          .sort((a, b) => a - b),
+      ),
+    progInfo: (id) => wrap(() => progInfoFromJson(fs.readFileSync(`${debug}/programs/${id}/info.json`, 'utf8'))),
+    mapInfo: (id) =>
+      wrap(() => {
+        const o = JSON.parse(fs.readFileSync(`${debug}/maps/${id}/info.json`, 'utf8')) as BpfMapInfo & { ncpus?: number };
+        if (o.ncpus) ncpusOf.set(o.id, o.ncpus);
+        return o;
+      }),
+    ncpus,
+    objGet: (path) =>
+      wrap(() => {
+        const m = PIN_HEAD.exec(fs.readFileSync(`${root}${path}`, 'utf8'));
+        if (!m) throw new Errno('EINVAL');
+        return { kind: m[2] === 'tag' ? 'prog' : 'map', id: Number(m[1]) };
+      }),
+    jited: (id) => wrap(() => fs.readFileSync(`${debug}/programs/${id}/jited`, 'utf8')),
+    lookup: (m, key) => wrap(() => orNull(() => answer(ctl(m, `lookup ${hexOf(key)}`), 'value'))),
+    update: (m, key, value, flags) => wrap(() => void ctl(m, `update ${hexOf(key)} ${hexOf(value)} ${flags}`)),
+    delete: (m, key) => wrap(() => void ctl(m, `delete ${hexOf(key)}`)),
+    nextKey: (m, key) => wrap(() => orNull(() => answer(ctl(m, key ? `next ${hexOf(key)}` : 'next'), 'key'))),
+    freeze: (m) => wrap(() => void ctl(m, 'freeze')),
+    pin: (kind, id, path) =>
+      wrap(() => {
+        const fd = fs.openSync(`${debug}/${kind === 'prog' ? 'programs' : 'maps'}/${id}/pin`, 'w');
+        try {
+          fs.writeSync(fd, path);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }),
+    close: async () => {},
+  };
+}
+
+/** The mount a path such as /mnt/k/sys/fs/bpf/x lies in, when it is a bpfkern mount. */
+function mountOfPath(path: string, fs: BpftoolFs): string | null {
+  const at = path.indexOf(`${BPFFS_ROOT}/`);
+  if (!path.startsWith('/') || at <= 0) return null;
+  const root = path.slice(0, at);
+  return fs.existsSync(`${root}${DEBUG_DIR}`) ? root : null;
+}
+
+// ---------------------------------------------------------------------------------------
+// bpftool proper
+
 interface Ctx {
-  p: Proc;
+  be: BpftoolBackend;
   io: CommandIo;
   json: boolean;
+  pretty: boolean;
+  /** The mount point paths are given under ('' for a kernel's own paths). */
+  root: string;
 }
 
-async function closeFd(p: Proc, fd: number): Promise<void> {
-  await sys(p, 'close', fd);
+function emit(ctx: Ctx, value: unknown): void {
+  ctx.io.stdout(`${JSON.stringify(value, null, ctx.pretty ? 4 : undefined)}\n`);
 }
 
-/** The fd a selector names: `id N`, `pinned PATH` (and, for programs, `tag T` / `name N` via the id walk). */
-async function fdsFor(ctx: Ctx, kind: 'prog' | 'map', args: string[]): Promise<number[]> {
-  const [sel, val] = args;
-  if (sel === undefined) return [];
-  if (val === undefined) throw new ToolError(`expected ${kind.toUpperCase()} after '${sel}'`);
-  if (args.length > 2) throw new ToolError(`too many arguments: '${args[2]}'`);
+/** A path as the kernel sees it: the mount point prefix removed. */
+function kernelPath(ctx: Ctx, path: string): string {
+  return ctx.root && path.startsWith(`${ctx.root}/`) ? path.slice(ctx.root.length) : path;
+}
+
+const prefix = (word: string | undefined, full: string): boolean => word !== undefined && word.length > 0 && full.startsWith(word);
+
+/**
+ * Consumes one object selector (`id N`, `pinned PATH`, `tag T`, `name N`) from args and
+ * returns the ids it names (several for tag/name) and the rest of the arguments.
+ */
+async function selectIds(ctx: Ctx, kind: Kind, args: string[]): Promise<{ ids: number[]; rest: string[] }> {
+  const [sel, val, ...rest] = args;
+  const what = kind === 'prog' ? 'PROG' : 'MAP';
+  if (sel === undefined) throw new ToolError(`expected ${what}`);
+  if (val === undefined) throw new ToolError(`expected ${what} after '${sel}'`);
   if (sel === 'id') {
     const id = Number(val);
-    if (!Number.isInteger(id) || id < 0) throw new ToolError(`can't parse ${val} as ID`);
+    if (!/^\d+$/.test(val) || !Number.isSafeInteger(id)) throw new ToolError(`can't parse ${val} as ID`);
     try {
-      return [kind === 'prog' ? await bpfProgGetFdById(ctx.p, id) : await bpfMapGetFdById(ctx.p, id)];
+      if (kind === 'prog') await ctx.be.progInfo(id);
+      else await ctx.be.mapInfo(id);
     } catch (e) {
       throw new ToolError(`get by id (${id}): ${strerror(e)}`);
     }
+    return { ids: [id], rest };
   }
   if (sel === 'pinned') {
-    let fd: number;
+    let obj: { kind: Kind; id: number };
     try {
-      fd = await bpfObjGet(ctx.p, val);
+      obj = await ctx.be.objGet(kernelPath(ctx, val));
     } catch (e) {
       throw new ToolError(`bpf obj get (${val}): ${strerror(e)}`);
     }
-    const info = await bpfObjGetInfoByFd(ctx.p, fd);
-    if (info.kind !== kind) {
-      await closeFd(ctx.p, fd);
-      throw new ToolError(`incorrect object type: ${info.kind === 'prog' ? 'prog' : 'map'}`);
-    }
-    return [fd];
+    if (obj.kind !== kind) throw new ToolError(`incorrect object type: ${obj.kind}`);
+    return { ids: [obj.id], rest };
   }
-  if (kind === 'prog' && (sel === 'tag' || sel === 'name')) {
+  if ((kind === 'prog' && sel === 'tag') || sel === 'name') {
     const out: number[] = [];
-    for await (const fd of allFds(ctx, 'prog')) {
-      const info = (await bpfObjGetInfoByFd(ctx.p, fd)) as BpfProgInfo;
-      if ((sel === 'tag' && info.tag === val.replace(/\s/g, '')) || (sel === 'name' && info.name === val)) out.push(fd);
-      else await closeFd(ctx.p, fd);
+    for (const id of await ctx.be.ids(kind)) {
+      try {
+        const info = kind === 'prog' ? await ctx.be.progInfo(id) : await ctx.be.mapInfo(id);
+        if (sel === 'name' ? info.name === val : 'tag' in info && info.tag === val.replace(/\s/g, '')) out.push(id);
+      } catch (e) {
+        if (asErrno(e).errno !== 'ENOENT') throw e;
+      }
     }
-    if (out.length === 0) throw new ToolError(`no program with ${sel} ${val} found`);
-    return out;
+    if (out.length === 0) throw new ToolError(`no ${kind === 'prog' ? 'program' : 'map'} with ${sel} ${val} found`);
+    return { ids: out, rest };
   }
-  throw new ToolError(`expected 'id' or 'pinned', got: '${sel}'?`);
+  throw new ToolError(
+    kind === 'prog'
+      ? `expected 'id', 'tag', 'name' or 'pinned', got: '${sel}'?`
+      : `expected 'id', 'name' or 'pinned', got: '${sel}'?`,
+  );
 }
 
-async function* allFds(ctx: Ctx, kind: 'prog' | 'map'): AsyncGenerator<number> {
-  let id = 0;
-  for (;;) {
-    const next = kind === 'prog' ? await bpfProgGetNextId(ctx.p, id) : await bpfMapGetNextId(ctx.p, id);
-    if (next === null) return;
-    id = next;
-    try {
-      yield kind === 'prog' ? await bpfProgGetFdById(ctx.p, id) : await bpfMapGetFdById(ctx.p, id);
-    } catch (e) {
-      // freed between GET_NEXT_ID and GET_FD_BY_ID: skip it, as bpftool does
-      if (e instanceof SyscallError && e.errno === 2) continue;
-      throw e;
-    }
-  }
+async function selectOne(ctx: Ctx, kind: Kind, args: string[]): Promise<{ id: number; rest: string[] }> {
+  const { ids, rest } = await selectIds(ctx, kind, args);
+  if (ids.length > 1) throw new ToolError(`several ${kind === 'prog' ? 'programs' : 'maps'} match this handle`);
+  return { id: ids[0]!, rest };
+}
+
+function noMore(rest: string[]): void {
+  if (rest.length > 0) throw new ToolError(`too many arguments: '${rest[0]}'`);
 }
 
 function showProgPlain(info: BpfProgInfo): string {
@@ -215,43 +474,96 @@ function showMapJson(info: BpfMapInfo, ncpus: number): Record<string, unknown> {
   };
 }
 
-async function doShow(ctx: Ctx, kind: 'prog' | 'map', args: string[]): Promise<void> {
-  const fds = args.length > 0 ? await fdsFor(ctx, kind, args) : [];
-  const source: AsyncIterable<number> | number[] = args.length > 0 ? fds : allFds(ctx, kind);
-  const json: Record<string, unknown>[] = [];
-  for await (const fd of source) {
-    try {
-      const info = await bpfObjGetInfoByFd(ctx.p, fd);
-      const ncpus = ctx.p.kernel.ncpus;
-      if (info.kind === 'prog') {
-        if (ctx.json) json.push(showProgJson(info));
-        else ctx.io.stdout(showProgPlain(info));
-      } else if (ctx.json) json.push(showMapJson(info, ncpus));
-      else ctx.io.stdout(showMapPlain(info, ncpus));
-    } finally {
-      await closeFd(ctx.p, fd);
-    }
+async function doShow(ctx: Ctx, kind: Kind, args: string[]): Promise<void> {
+  let ids: number[];
+  const one = args.length > 0;
+  if (one) {
+    const sel = await selectIds(ctx, kind, args);
+    noMore(sel.rest);
+    ids = sel.ids;
+  } else {
+    ids = await ctx.be.ids(kind);
   }
-  if (ctx.json) ctx.io.stdout(`${JSON.stringify(args.length > 0 && json.length === 1 ? json[0] : json)}\n`);
+  const json: Record<string, unknown>[] = [];
+  for (const id of ids) {
+    let info: BpfProgInfo | BpfMapInfo;
+    try {
+      info = kind === 'prog' ? await ctx.be.progInfo(id) : await ctx.be.mapInfo(id);
+    } catch (e) {
+      // freed between GET_NEXT_ID and GET_FD_BY_ID: skipped, as bpftool does
+      if (!one && asErrno(e).errno === 'ENOENT') continue;
+      throw new ToolError(`get by id (${id}): ${strerror(e)}`);
+    }
+    if (info.kind === 'prog') {
+      if (ctx.json) json.push(showProgJson(info));
+      else ctx.io.stdout(showProgPlain(info));
+    } else if (ctx.json) json.push(showMapJson(info, ctx.be.ncpus(info)));
+    else ctx.io.stdout(showMapPlain(info, ctx.be.ncpus(info)));
+  }
+  if (ctx.json) emit(ctx, one && json.length === 1 ? json[0] : json);
 }
 
-async function doDumpXlated(ctx: Ctx, args: string[]): Promise<void> {
-  if (args[0] !== 'xlated') throw new ToolError(`unsupported dump type '${args[0] ?? ''}' (only 'xlated')`);
-  const fds = await fdsFor(ctx, 'prog', args.slice(1));
-  if (fds.length === 0) throw new ToolError('expected id, pinned, tag or name');
-  for (const fd of fds) {
-    try {
-      const info = (await bpfObjGetInfoByFd(ctx.p, fd)) as BpfProgInfo;
-      const insns = decodeInsns(info.xlated_prog_insns);
-      if (ctx.json) {
-        ctx.io.stdout(`${JSON.stringify(insns.map((i, n) => ({ pc: n, raw: Array.from(encodeInsns([i]), (b) => `0x${b.toString(16).padStart(2, '0')}`) })))}\n`);
-      } else {
-        ctx.io.stdout(dumpXlated(insns));
+async function doProgDump(ctx: Ctx, args: string[]): Promise<void> {
+  const [mode, ...sel] = args;
+  if (!prefix(mode, 'xlated') && !prefix(mode, 'jited')) throw new ToolError(`expected 'xlated' or 'jited', got: ${mode ?? ''}`);
+  const { ids, rest } = await selectIds(ctx, 'prog', sel);
+  let visual = false;
+  let opcodes = false;
+  for (const w of rest) {
+    if (prefix(w, 'visual')) visual = true;
+    else if (prefix(w, 'opcodes')) opcodes = true;
+    else if (prefix(w, 'linum')) continue;
+    else throw new ToolError(`unknown keyword '${w}'`);
+  }
+  if (visual && ctx.json) throw new ToolError("'visual' is not compatible with JSON output");
+  for (const id of ids) {
+    const info = await ctx.be.progInfo(id).catch((e: unknown) => {
+      throw new ToolError(`get by id (${id}): ${strerror(e)}`);
+    });
+    if (prefix(mode, 'jited')) {
+      if (!info.jited_prog_len) {
+        if (ctx.json) emit(ctx, null);
+        else ctx.io.stderr('no instructions returned\n');
+        continue;
       }
-    } finally {
-      await closeFd(ctx.p, fd);
+      const text = await ctx.be.jited(id).catch((e: unknown) => {
+        throw new ToolError(`can't get jited program: ${strerror(e)}`);
+      });
+      if (ctx.json) emit(ctx, text.split('\n').filter((l) => l.length > 0));
+      else ctx.io.stdout(text);
+      continue;
+    }
+    const insns = decodeInsns(info.xlated_prog_insns);
+    if (insns.length === 0) {
+      ctx.io.stderr('no instructions returned\n');
+      continue;
+    }
+    if (ctx.json) {
+      const out: Record<string, unknown>[] = [];
+      for (let n = 0; n < insns.length; n++) {
+        out.push({ disasm: formatInsn(insns, n, {}) });
+        if (isLdImm64(insns[n]!)) n++;
+      }
+      emit(ctx, out);
+    } else if (visual) {
+      ctx.io.stdout(dumpXlatedVisual(insns));
+    } else {
+      ctx.io.stdout(dumpXlated(insns, { opcodes }));
     }
   }
+}
+
+async function doPin(ctx: Ctx, kind: Kind, args: string[]): Promise<void> {
+  const { id, rest } = await selectOne(ctx, kind, args);
+  const [path, ...more] = rest;
+  if (path === undefined) throw new ToolError('expected FILE');
+  noMore(more);
+  try {
+    await ctx.be.pin(kind, id, kernelPath(ctx, path));
+  } catch (e) {
+    throw new ToolError(`can't pin the object (${path}): ${strerror(e)}`);
+  }
+  if (ctx.json) emit(ctx, null);
 }
 
 const hexList = (b: Uint8Array): string[] => Array.from(b, (x) => `0x${x.toString(16).padStart(2, '0')}`);
@@ -275,75 +587,228 @@ function entryPlain(info: BpfMapInfo, key: Uint8Array, value: Uint8Array, ncpus:
   return s;
 }
 
-async function doMapDump(ctx: Ctx, args: string[]): Promise<void> {
-  const fds = await fdsFor(ctx, 'map', args);
-  if (fds.length === 0) throw new ToolError('expected id or pinned');
-  const fd = fds[0]!;
+/** map.c print_entry_json. */
+function entryJson(info: BpfMapInfo, key: Uint8Array, value: Uint8Array, ncpus: number): Record<string, unknown> {
+  if (!isPerCpu(info.type)) return { key: hexList(key), value: hexList(value.subarray(0, info.value_size)) };
+  const step = roundUp(info.value_size, 8);
+  return {
+    key: hexList(key),
+    values: Array.from({ length: ncpus }, (_, cpu) => ({
+      cpu,
+      value: hexList(value.subarray(cpu * step, cpu * step + info.value_size)),
+    })),
+  };
+}
+
+async function mapOf(ctx: Ctx, args: string[]): Promise<{ info: BpfMapInfo; rest: string[] }> {
+  const { id, rest } = await selectOne(ctx, 'map', args);
   try {
-    const info = (await bpfObjGetInfoByFd(ctx.p, fd)) as BpfMapInfo;
-    const ncpus = ctx.p.kernel.ncpus;
-    const vsize = isPerCpu(info.type) ? roundUp(info.value_size, 8) * ncpus : info.value_size;
-    const fdArray = info.type === BPF_MAP_TYPE.BPF_MAP_TYPE_PROG_ARRAY || info.type === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY;
-    let key: Uint8Array | null = null;
-    let n = 0;
-    const json: Record<string, unknown>[] = [];
-    for (;;) {
-      try {
-        key = await bpfMapGetNextKey(ctx.p, fd, key, info.key_size);
-      } catch (e) {
-        throw new ToolError(`can't get next key: ${strerror(e)}`);
-      }
-      if (key === null) break;
-      let value: Uint8Array | null;
-      try {
-        value = await bpfMapLookup(ctx.p, fd, key, vsize);
-      } catch (e) {
-        if (!ctx.json) ctx.io.stdout(`key: ${fprintHex(key)}  value: ${strerror(e)}\n`);
-        continue;
-      }
-      if (value === null) {
-        if (fdArray) continue;
-        if (!ctx.json) ctx.io.stdout(`key: ${fprintHex(key)}  value: <no entry>\n`);
-        continue;
-      }
-      n++;
-      if (!ctx.json) ctx.io.stdout(entryPlain(info, key, value, ncpus));
-      else if (!isPerCpu(info.type)) json.push({ key: hexList(key), value: hexList(value) });
-      else {
-        const step = roundUp(info.value_size, 8);
-        json.push({
-          key: hexList(key),
-          values: Array.from({ length: ncpus }, (_, cpu) => ({
-            cpu,
-            value: hexList(value.subarray(cpu * step, cpu * step + info.value_size)),
-          })),
-        });
-      }
-    }
-    if (ctx.json) ctx.io.stdout(`${JSON.stringify(json)}\n`);
-    else ctx.io.stdout(`Found ${n} element${n === 1 ? '' : 's'}\n`);
-  } finally {
-    await closeFd(ctx.p, fd);
+    return { info: await ctx.be.mapInfo(id), rest };
+  } catch (e) {
+    throw new ToolError(`get by id (${id}): ${strerror(e)}`);
   }
 }
 
+async function doMapDump(ctx: Ctx, args: string[]): Promise<void> {
+  const { info, rest } = await mapOf(ctx, args);
+  noMore(rest);
+  const ncpus = ctx.be.ncpus(info);
+  const fdArray = info.type === BPF_MAP_TYPE.BPF_MAP_TYPE_PROG_ARRAY || info.type === BPF_MAP_TYPE.BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+  let key: Uint8Array | null = null;
+  let n = 0;
+  const json: Record<string, unknown>[] = [];
+  for (;;) {
+    try {
+      key = await ctx.be.nextKey(info, key);
+    } catch (e) {
+      throw new ToolError(`can't get next key: ${strerror(e)}`);
+    }
+    if (key === null) break;
+    let value: Uint8Array | null;
+    try {
+      value = await ctx.be.lookup(info, key);
+    } catch (e) {
+      if (!ctx.json) ctx.io.stdout(`key: ${fprintHex(key)}  value: ${strerror(e)}\n`);
+      continue;
+    }
+    if (value === null) {
+      if (fdArray) continue;
+      if (!ctx.json) ctx.io.stdout(`key: ${fprintHex(key)}  value: <no entry>\n`);
+      continue;
+    }
+    n++;
+    if (ctx.json) json.push(entryJson(info, key, value, ncpus));
+    else ctx.io.stdout(entryPlain(info, key, value, ncpus));
+  }
+  if (ctx.json) emit(ctx, json);
+  else ctx.io.stdout(`Found ${n} element${n === 1 ? '' : 's'}\n`);
+}
+
+/** map.c parse_bytes: `[hex] BYTE...`, each byte strtoul base 0 (or 16 after `hex`). */
+function parseBytes(args: string[], name: string, n: number): { bytes: Uint8Array; rest: string[] } {
+  let i = 0;
+  let base = 0;
+  if (prefix(args[0], 'hex')) {
+    base = 16;
+    args = args.slice(1);
+  }
+  const bytes = new Uint8Array(n);
+  for (; i < n && args[i] !== undefined; i++) {
+    const t = args[i]!;
+    let v: number;
+    if (base === 16) v = /^(0x)?[0-9a-f]+$/i.test(t) ? parseInt(t.replace(/^0x/i, ''), 16) : NaN;
+    else if (/^0x[0-9a-f]+$/i.test(t)) v = parseInt(t.slice(2), 16);
+    else if (/^0[0-7]*$/.test(t)) v = parseInt(t, 8);
+    else if (/^[1-9]\d*$/.test(t)) v = parseInt(t, 10);
+    else v = NaN;
+    if (Number.isNaN(v)) throw new ToolError(`error parsing byte: ${t}`);
+    bytes[i] = v & 0xff;
+  }
+  if (i !== n) throw new ToolError(`${name} expected ${n} bytes got ${i}`);
+  return { bytes, rest: args.slice(i) };
+}
+
+interface Elem {
+  key?: Uint8Array;
+  value?: Uint8Array;
+  flags?: number;
+}
+
+/** map.c parse_elem: key, value and update flags in any order, each at most once. */
+function parseElem(args: string[], info: BpfMapInfo, want: { key: boolean; value: boolean; flags: boolean }): Elem {
+  const out: Elem = {};
+  for (let rest = args; rest.length > 0; ) {
+    const w = rest[0]!;
+    if (prefix(w, 'key')) {
+      if (!want.key || out.key) throw new ToolError(out.key ? 'duplicate key' : 'unnecessary key');
+      const r = parseBytes(rest.slice(1), 'key', info.key_size);
+      out.key = r.bytes;
+      rest = r.rest;
+    } else if (prefix(w, 'value')) {
+      if (!want.value || out.value) throw new ToolError(out.value ? 'duplicate value' : 'unnecessary value');
+      const r = parseBytes(rest.slice(1), 'value', info.value_size);
+      out.value = r.bytes;
+      rest = r.rest;
+    } else if (prefix(w, 'any') || prefix(w, 'noexist') || prefix(w, 'exist')) {
+      if (!want.flags || out.flags !== undefined) throw new ToolError(`flags specified multiple times: ${w}`);
+      out.flags = prefix(w, 'any') ? BPF_ANY : prefix(w, 'noexist') ? BPF_NOEXIST : BPF_EXIST;
+      rest = rest.slice(1);
+    } else {
+      throw new ToolError(`expected key or value, got: ${w}`);
+    }
+  }
+  if (want.key && !out.key && info.key_size) throw new ToolError('did not find key');
+  if (want.value && !out.value) throw new ToolError('did not find value');
+  return out;
+}
+
+async function doMapLookup(ctx: Ctx, args: string[]): Promise<void> {
+  const { info, rest } = await mapOf(ctx, args);
+  const { key = new Uint8Array(0) } = parseElem(rest, info, { key: true, value: false, flags: false });
+  let value: Uint8Array | null;
+  try {
+    value = await ctx.be.lookup(info, key);
+  } catch (e) {
+    throw new ToolError(`lookup failed: ${strerror(e)}`);
+  }
+  if (value === null) {
+    if (ctx.json) emit(ctx, null);
+    else ctx.io.stdout(`key:\n${fprintHex(key)}\n\nNot found\n`);
+    throw new SilentFailure();
+  }
+  const ncpus = ctx.be.ncpus(info);
+  if (ctx.json) emit(ctx, entryJson(info, key, value, ncpus));
+  else ctx.io.stdout(entryPlain(info, key, value, ncpus));
+}
+
+async function doMapGetNext(ctx: Ctx, args: string[]): Promise<void> {
+  const { info, rest } = await mapOf(ctx, args);
+  const { key } = rest.length > 0 ? parseElem(rest, info, { key: true, value: false, flags: false }) : ({} as Elem);
+  let next: Uint8Array | null;
+  try {
+    next = await ctx.be.nextKey(info, key ?? null);
+    if (next === null) throw new Errno('ENOENT');
+  } catch (e) {
+    throw new ToolError(`can't get next key: ${strerror(e)}`);
+  }
+  if (ctx.json) emit(ctx, { ...(key ? { key: hexList(key) } : {}), next_key: hexList(next) });
+  else ctx.io.stdout(`${key ? `key:\n${fprintHex(key)}\n` : 'key: None\n'}next key:\n${fprintHex(next)}\n`);
+}
+
+async function doMapUpdate(ctx: Ctx, args: string[]): Promise<void> {
+  const { info, rest } = await mapOf(ctx, args);
+  const e = parseElem(rest, info, { key: true, value: true, flags: true });
+  const ncpus = ctx.be.ncpus(info);
+  let value = e.value!;
+  if (isPerCpu(info.type)) {
+    // fill_per_cpu_value: the one value goes to every CPU
+    const step = roundUp(info.value_size, 8);
+    const all = new Uint8Array(step * ncpus);
+    for (let cpu = 0; cpu < ncpus; cpu++) all.set(value, cpu * step);
+    value = all;
+  }
+  try {
+    await ctx.be.update(info, e.key ?? new Uint8Array(0), value, e.flags ?? BPF_ANY);
+  } catch (err) {
+    throw new ToolError(`update failed: ${strerror(err)}`);
+  }
+  if (ctx.json) emit(ctx, null);
+}
+
+async function doMapDelete(ctx: Ctx, args: string[]): Promise<void> {
+  const { info, rest } = await mapOf(ctx, args);
+  const { key = new Uint8Array(0) } = parseElem(rest, info, { key: true, value: false, flags: false });
+  try {
+    await ctx.be.delete(info, key);
+  } catch (e) {
+    throw new ToolError(`delete failed: ${strerror(e)}`);
+  }
+  if (ctx.json) emit(ctx, null);
+}
+
+async function doMapFreeze(ctx: Ctx, args: string[]): Promise<void> {
+  const { info, rest } = await mapOf(ctx, args);
+  noMore(rest);
+  try {
+    await ctx.be.freeze(info);
+  } catch (e) {
+    throw new ToolError(`failed to freeze map: ${strerror(e)}`);
+  }
+  if (ctx.json) emit(ctx, null);
+}
+
+/** A failure already reported on stdout (lookup's "Not found"): exit 255, no Error line. */
+class SilentFailure extends Error {}
+
 const HELP = `Usage: bpftool [OPTIONS] OBJECT { COMMAND | help }
        bpftool prog { show | list } [PROG]
-       bpftool prog dump xlated PROG
+       bpftool prog dump xlated PROG [opcodes] [visual]
+       bpftool prog dump jited PROG
+       bpftool prog pin PROG FILE
        bpftool map { show | list } [MAP]
        bpftool map dump MAP
+       bpftool map lookup MAP key DATA
+       bpftool map getnext MAP [key DATA]
+       bpftool map update MAP key DATA value VALUE [UPDATE_FLAGS]
+       bpftool map delete MAP key DATA
+       bpftool map pin MAP FILE
+       bpftool map freeze MAP
        PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }
-       MAP := { id MAP_ID | pinned FILE }
-       OPTIONS := { {-j|--json} [{-p|--pretty}] }
+       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }
+       DATA := { [hex] BYTES }
+       UPDATE_FLAGS := { any | exist | noexist }
+       OPTIONS := { {-j|--json} [{-p|--pretty}] | --mount DIR }
 `;
 
-/** bpftool proper, over any process's kernel. Returns the exit status. */
-export async function runBpftool(p: Proc, argv: string[], io: CommandIo): Promise<number> {
-  const json = argv.some((a) => GLOBAL_OPTS.includes(a));
-  const args = argv.filter((a) => !GLOBAL_OPTS.includes(a));
-  const ctx: Ctx = { p, io, json };
+const GLOBAL_FLAGS = ['-j', '--json', '-p', '--pretty'];
+
+/** bpftool over any backend. Returns the exit status. */
+export async function runBpftoolOn(be: BpftoolBackend, argv: string[], io: CommandIo, root = ''): Promise<number> {
+  const pretty = argv.includes('-p') || argv.includes('--pretty');
+  const json = pretty || argv.includes('-j') || argv.includes('--json');
+  const args = argv.filter((a) => !GLOBAL_FLAGS.includes(a));
+  const ctx: Ctx = { be, io, json, pretty, root };
   const [object, command = 'show', ...rest] = args;
-  const prefix = (word: string, full: string): boolean => word.length > 0 && full.startsWith(word);
   try {
     if (object === undefined || object === 'help' || object === '--help' || object === '-h') {
       io.stdout(HELP);
@@ -351,26 +816,52 @@ export async function runBpftool(p: Proc, argv: string[], io: CommandIo): Promis
     }
     if (prefix(object, 'prog')) {
       if (prefix(command, 'show') || prefix(command, 'list')) await doShow(ctx, 'prog', rest);
-      else if (prefix(command, 'dump')) await doDumpXlated(ctx, rest);
+      else if (prefix(command, 'dump')) await doProgDump(ctx, rest);
+      else if (prefix(command, 'pin')) await doPin(ctx, 'prog', rest);
+      else if (command === 'help') io.stdout(HELP);
       else throw new ToolError(`unknown prog command '${command}'`);
     } else if (prefix(object, 'map')) {
       if (prefix(command, 'show') || prefix(command, 'list')) await doShow(ctx, 'map', rest);
       else if (prefix(command, 'dump')) await doMapDump(ctx, rest);
+      else if (prefix(command, 'lookup')) await doMapLookup(ctx, rest);
+      else if (prefix(command, 'getnext')) await doMapGetNext(ctx, rest);
+      else if (prefix(command, 'update')) await doMapUpdate(ctx, rest);
+      else if (prefix(command, 'delete')) await doMapDelete(ctx, rest);
+      else if (prefix(command, 'pin')) await doPin(ctx, 'map', rest);
+      else if (prefix(command, 'freeze')) await doMapFreeze(ctx, rest);
+      else if (command === 'help') io.stdout(HELP);
       else throw new ToolError(`unknown map command '${command}'`);
     } else {
       throw new ToolError(`object '${object}' not supported (prog, map)`);
     }
     return 0;
   } catch (e) {
-    if (!(e instanceof ToolError)) throw e;
-    if (json) io.stdout(`${JSON.stringify({ error: e.message })}\n`);
-    else io.stderr(`Error: ${e.message}\n`);
+    if (e instanceof SilentFailure) return 255;
+    let msg: string;
+    if (e instanceof ToolError) msg = e.message;
+    else if (e instanceof Errno || e instanceof SyscallError) msg = strerror(e);
+    else throw e;
+    if (json) emit(ctx, { error: msg });
+    else io.stderr(`Error: ${msg}\n`);
     return 255;
+  } finally {
+    await be.close();
   }
 }
 
+/** bpftool proper over a process's kernel (bpf(2)). Returns the exit status. */
+export function runBpftool(p: Proc, argv: string[], io: CommandIo): Promise<number> {
+  return runBpftoolOn(syscallBackend(p), argv, io);
+}
+
+/** bpftool over a kernel's files: a mount point (Node's fs) or kernel.fs with root ''. */
+export function runBpftoolFiles(fs: BpftoolFs, root: string, argv: string[], io: CommandIo): Promise<number> {
+  return runBpftoolOn(filesBackend(fs, root), argv, io, root);
+}
+
 // ---------------------------------------------------------------------------------------
-// The command: a fresh kernel, set up by --map/--map-update/--load/--pin, then bpftool.
+// The command: a mounted kernel (--mount DIR, BPFKERN_MOUNT, or a pinned path inside a
+// mount), else a fresh kernel set up by --map/--map-update/--load/--pin, then bpftool.
 
 async function setup(p: Proc, opt: string, val: string, maps: number[], last: { fd: number | null }): Promise<void> {
   if (opt === '--map') {
@@ -414,18 +905,63 @@ async function setup(p: Proc, opt: string, val: string, maps: number[], last: { 
 }
 
 const SETUP_OPTS = ['--map', '--map-update', '--load', '--pin'];
-const GLOBAL_OPTS = ['-j', '--json', '-p', '--pretty'];
+
+const nodeBpftoolFs: BpftoolFs = {
+  readFileSync: (path, enc) => nodeFs.readFileSync(path, enc),
+  readdirSync: (path) => nodeFs.readdirSync(path),
+  openSync: (path, flags) => nodeFs.openSync(path, flags),
+  writeSync: (fd, data) => nodeFs.writeSync(fd, data),
+  readSync: (fd, buffer, offset, length, position) => nodeFs.readSync(fd, buffer, offset, length, position),
+  closeSync: (fd) => nodeFs.closeSync(fd),
+  existsSync: (path) => nodeFs.existsSync(path),
+};
 
 export const bpftoolCommand: Command = {
   name: 'bpftool',
-  summary: 'inspect BPF programs and maps (prog show, prog dump xlated, map show, map dump)',
+  summary: 'bpftool prog show|dump|pin, map show|dump|lookup|update|delete|pin (--mount DIR: a mounted kernel)',
   run: async (argv, io) => {
+    let mount: string | null = process.env['BPFKERN_MOUNT'] || null;
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--mount') {
+        const v = argv[++i];
+        if (v === undefined) {
+          io.stderr('Error: --mount needs a directory\n');
+          return 255;
+        }
+        mount = v;
+      } else if (a.startsWith('--mount=')) mount = a.slice('--mount='.length);
+      else rest.push(a);
+    }
+    const globals = rest.filter((a) => GLOBAL_FLAGS.includes(a));
+    const args = rest.filter((a) => !GLOBAL_FLAGS.includes(a));
+    const hasSetup = args.some((a) => SETUP_OPTS.includes(a));
+    if (mount === null && !hasSetup) {
+      for (let i = 0; i + 1 < args.length && mount === null; i++) {
+        if (args[i] === 'pinned' || (args[i] === 'pin' && i + 3 < args.length)) {
+          mount = mountOfPath(args[i] === 'pinned' ? args[i + 1]! : args[i + 3]!, nodeBpftoolFs);
+        }
+      }
+    }
+    if (mount !== null) {
+      const root = nodeFs.existsSync(mount) ? nodeFs.realpathSync(mount) : mount;
+      if (!nodeFs.existsSync(`${root}${DEBUG_DIR}`)) {
+        io.stderr(`Error: ${mount} is not a bpfkern mount (no ${mount}${DEBUG_DIR})\n`);
+        return 255;
+      }
+      if (hasSetup) {
+        io.stderr('Error: --map/--map-update/--load/--pin set up a fresh kernel; create objects in a mount through its files\n');
+        return 255;
+      }
+      // paths given under the mount point as typed (not resolved) are translated too
+      const norm = args.map((a) => (a !== root && a.startsWith(`${mount}/`) && mount !== root ? root + a.slice(mount!.length) : a));
+      return runBpftoolFiles(nodeBpftoolFs, root, [...globals, ...norm], io);
+    }
     const kernel = bootCliKernel();
     const p = cliProc(kernel, 'bpftool');
     const maps: number[] = [];
     const last: { fd: number | null } = { fd: null };
-    const globals = argv.filter((a) => GLOBAL_OPTS.includes(a));
-    const args = argv.filter((a) => !GLOBAL_OPTS.includes(a));
     let i = 0;
     try {
       for (; i < args.length && SETUP_OPTS.includes(args[i]!); i += 2) {

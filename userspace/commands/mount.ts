@@ -12,7 +12,7 @@ import { isFuseProblem, loadFuse, mountKernel } from '../../fs/fuse/index.js';
 import { startWorkload, workloads } from '../workloads/index.js';
 import type { Command, CommandIo } from './index.js';
 
-const USAGE = `usage: bpfkern mount DIR [--workload ${workloads.map((w) => w.name).join('|')}|pcap:FILE] [--seed N] [--interval MS]\n`;
+const USAGE = `usage: bpfkern mount DIR [--workload ${workloads.filter((w) => w.name !== 'pcap').map((w) => w.name).join('|')}|pcap:FILE] [--seed N] [--interval MS]\n`;
 
 /** The booted kernel with every subsystem (bootKernel is the composition root). */
 async function boot(seed: number): Promise<Kernel> {
@@ -29,6 +29,8 @@ function tryLines(dir: string): string {
     `  echo 1 > ${t}/events/signal/enable; cat ${t}/trace_pipe`,
     `  echo 'sig == 17' > ${t}/events/signal/signal_generate/filter`,
     `  ls ${dir}/sys/fs/bpf ${dir}/sys/kernel/debug/bpfkern/programs`,
+    `  cat ${dir}/sys/kernel/debug/bpfkern/sockets/*/info`,
+    `  echo 'ret #0' > ${dir}/sys/kernel/debug/bpfkern/sockets/ID/filter`,
     'Ctrl-C unmounts.',
     '',
   ].join('\n');

@@ -4,6 +4,7 @@
 import type { Kernel } from '../../kernel/kernel.js';
 import { demoWorkload } from './demo.js';
 import { idleWorkload } from './idle.js';
+import { pcapWorkload } from './pcap.js';
 
 export interface WorkloadOptions {
   seed: number;
@@ -25,7 +26,7 @@ export interface Workload {
   start(kernel: Kernel, opts: WorkloadOptions): RunningWorkload;
 }
 
-export const workloads: Workload[] = [demoWorkload, idleWorkload];
+export const workloads: Workload[] = [demoWorkload, idleWorkload, pcapWorkload];
 
 /** Starts `spec` (`demo`, `idle`, `pcap:FILE`); throws Error naming the choices for an unknown one. */
 export function startWorkload(kernel: Kernel, spec: string, seed: number, intervalMs?: number): RunningWorkload {
