@@ -20,6 +20,10 @@
  *                                               `key HEX`, `ok`) on the same open file, or
  *                                               the last answer after a fresh open. The
  *                                               write fails with the bpf() errno.
+ *   bpfkern/map_create                          write PATH TYPE KEY VALUE MAX [NAME [FLAGS]]:
+ *                                               BPF_MAP_CREATE + pin at PATH; read `id N`
+ *   bpfkern/prog_load                           write PATH TYPE INSNHEX [NAME]: BPF_PROG_LOAD
+ *                                               (GPL) + pin at PATH; read `id N`
  *   bpfkern/dmesg                               the kernel log
  *   bpfkern/tasks/<pid>/seccomp                 read: the task's filter chain (newest first,
  *                                               tcpdump -ddd); write a classic program in
@@ -43,8 +47,8 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { FdTable, Task, ThreadGroup } from '../kernel/task.js';
-import { BPF_CMD, BPF_ANY, BPF_EXIST, BPF_NOEXIST } from '../kernel/bpf/isa.js';
-import { bpfCommand } from '../kernel/bpf/syscall.js';
+import { BPF_CMD, BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, BPF_PROG_TYPE } from '../kernel/bpf/isa.js';
+import { bpfCommand, type BpfAttr } from '../kernel/bpf/syscall.js';
 import { perKernel } from '../kernel/kernel.js';
 import { allMaps, allProgs, mapById, progById } from '../kernel/bpf/objects.js';
 import { KernelError } from '../kernel/errno.js';
@@ -166,12 +170,15 @@ function controlDir(kernel: Kernel, which: 'sockets' | 'tasks', file: string): I
  * credentials and a file table of its own, the way a kernel thread would issue the
  * commands. The fd is closed after.
  */
+function callerTask(ctx: FsContext): Task {
+  if (ctx.task) return ctx.task;
+  const task = new Task(0, 0, 'debugfs', { ...ctx.cred }, new FdTable(), null);
+  task.group = new ThreadGroup(task);
+  return task;
+}
+
 function withObjFd<T>(kernel: Kernel, ctx: FsContext, kind: 'prog' | 'map', id: number, fn: (task: Task, fd: number) => T): T {
-  let task = ctx.task;
-  if (!task) {
-    task = new Task(0, 0, 'debugfs', { ...ctx.cred }, new FdTable(), null);
-    task.group = new ThreadGroup(task);
-  }
+  const task = callerTask(ctx);
   const fd =
     kind === 'prog'
       ? bpfCommand(kernel, task, BPF_CMD.BPF_PROG_GET_FD_BY_ID, { prog_id: id })
@@ -263,6 +270,49 @@ function pinFile(kernel: Kernel, kind: 'prog' | 'map', id: number): Inode {
   });
 }
 
+/**
+ * map_create / prog_load: make an object with BPF_MAP_CREATE / BPF_PROG_LOAD and pin it
+ * (an object nobody holds would be freed at once); the answer is `id N`.
+ *   map_create: PATH TYPE KEY_SIZE VALUE_SIZE MAX_ENTRIES [NAME [FLAGS]]
+ *   prog_load:  PATH TYPE INSNHEX [NAME]       (license GPL)
+ * TYPE is the libbpf name (hash, array, socket_filter...) or the number.
+ */
+function createFile(kernel: Kernel, make: (task: Task, args: string[]) => number): Inode {
+  let last: string | null = null;
+  return attrFile({
+    mode: 0o600,
+    show: (f: OpenFile) => (f.private as { answer?: string } | undefined)?.answer ?? last ?? '',
+    store: (text, f) => {
+      const [path, ...args] = text.trim().split(/\s+/);
+      if (!path) throw new KernelError('EINVAL', 'expected a bpffs path first');
+      const task = callerTask(f.ctx);
+      const fd = make(task, args);
+      try {
+        bpfCommand(kernel, task, BPF_CMD.BPF_OBJ_PIN, { bpf_fd: fd, pathname: path });
+        const attr: BpfAttr = { bpf_fd: fd, info: null };
+        bpfCommand(kernel, task, BPF_CMD.BPF_OBJ_GET_INFO_BY_FD, attr);
+        const answer = `id ${attr.info?.id ?? 0}\n`;
+        last = answer;
+        f.private = { answer };
+      } finally {
+        task.fds.close(fd);
+      }
+    },
+  });
+}
+
+function typeNumber(table: Record<string, number>, prefix: string, text: string | undefined): number {
+  if (text !== undefined && /^\d+$/.test(text)) return Number(text);
+  const v = table[`${prefix}${(text ?? '').toUpperCase()}`];
+  if (v === undefined) throw new KernelError('EINVAL', `unknown type '${text ?? ''}'`);
+  return v;
+}
+
+function num(text: string | undefined, what: string): number {
+  if (text === undefined || !/^\d+$/.test(text)) throw new KernelError('EINVAL', `bad ${what} '${text ?? ''}'`);
+  return Number(text);
+}
+
 export function registerDebugfs(kernel: Kernel): void {
   const root = staticDir(0o700);
   // tracefs lives at /sys/kernel/tracing; debugfs shows it again as tracing/.
@@ -317,6 +367,30 @@ export function registerDebugfs(kernel: Kernel): void {
         d.add('pin', pinFile(kernel, 'map', Number(name)));
         return d;
       },
+    ),
+  );
+  b.add(
+    'map_create',
+    createFile(kernel, (task, [type, ks, vs, max, name, flags]) =>
+      bpfCommand(kernel, task, BPF_CMD.BPF_MAP_CREATE, {
+        map_type: typeNumber(BPF_MAP_TYPE, 'BPF_MAP_TYPE_', type),
+        key_size: num(ks, 'key size'),
+        value_size: num(vs, 'value size'),
+        max_entries: num(max, 'max entries'),
+        map_flags: flags === undefined ? 0 : num(flags, 'flags'),
+        ...(name !== undefined && name !== '-' ? { map_name: name } : {}),
+      }),
+    ),
+  );
+  b.add(
+    'prog_load',
+    createFile(kernel, (task, [type, hex, name]) =>
+      bpfCommand(kernel, task, BPF_CMD.BPF_PROG_LOAD, {
+        prog_type: typeNumber(BPF_PROG_TYPE, 'BPF_PROG_TYPE_', type),
+        insns: hexArg(hex, 'instructions'),
+        license: 'GPL',
+        ...(name !== undefined ? { prog_name: name } : {}),
+      }),
     ),
   );
   b.add('dmesg', seqFile(() => kernel.log.lines.map((l) => l + '\n').join(''), { mode: 0o400 }));

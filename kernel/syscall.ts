@@ -227,19 +227,23 @@ export function argRegister(state: SyscallState, arg: SyscallArg, arch: number):
 }
 
 /**
- * Writes the call's six argument registers as u64 little-endian at dv[off], dv[off+8], ...
- * (seccomp_data.args), the same values call.regs gives, without making bigints for
- * numbers, strings or pointers.
+ * Writes the call's six argument registers as u64 little-endian at address-space offset
+ * `off`, `off + 8`, ... (seccomp_data.args): the same values call.regs gives, without
+ * making bigints for numbers, strings or pointers. Registers past the given arguments are 0.
  */
-export function writeArgRegisters(call: SyscallCall, dv: DataView, off: number): void {
+export function writeArgRegisters(call: SyscallCall, off: number): void {
   const state = call instanceof Call ? call.state : syscallsOf(call.kernel);
   const i386 = call.arch === AUDIT_ARCH_I386;
   const args = call.args;
-  for (let i = 0; i < 6; i++) {
+  const mem = call.kernel.mem;
+  const dv = mem.dv;
+  const n = args.length < 6 ? args.length : 6;
+  for (let i = 0; i < n; i++) {
     argWords(state, args[i], i386);
     dv.setUint32(off + 8 * i, wordLo, true);
     dv.setUint32(off + 8 * i + 4, wordHi, true);
   }
+  if (n < 6) mem.u8.fill(0, off + 8 * n, off + 48);
 }
 
 /** The call as handlers and hooks see it; regs and ip are computed when first read. */

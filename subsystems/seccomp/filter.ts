@@ -23,7 +23,7 @@ import { BPF_MAXINSNS } from '../../kernel/bpf/isa.js';
 import { doExit, doGroupExit } from '../../kernel/process.js';
 import { SIG, SYS_SECCOMP, sendSignal, signaledStatus } from '../../kernel/signal.js';
 import {
-  AUDIT_ARCH_I386, SYSCALL_WORK_SECCOMP, writeArgRegisters, type EntryVerdict, type SyscallCall,
+  AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, SYSCALL_WORK_SECCOMP, writeArgRegisters, type EntryVerdict, type SyscallCall,
 } from '../../kernel/syscall.js';
 import { CAP, capable, perTask, type Task } from '../../kernel/task.js';
 import { seccompCheckFilter } from './check.js';
@@ -224,9 +224,6 @@ export function inheritSeccomp(parent: Task, child: Task): void {
   else child.syscallWork &= ~SYSCALL_WORK_SECCOMP;
 }
 
-/** The user addresses of the syscall instructions as u32 words (they fit: see SYSCALL_IP). */
-const IP_LO: Readonly<Record<number, number>> = { 0xc000003e: 0x401a2b, 0x40000003: 0x8049a2b, 0xc00000b7: 0x400a2c };
-
 /**
  * Writes struct seccomp_data for a call into the kernel's seccomp_data (populate_seccomp_data):
  * u32 stores only, no bigint for numeric and pointer arguments.
@@ -236,14 +233,20 @@ export function populateSeccompData(kernel: Kernel, call: SyscallCall): void {
   const dv = kernel.mem.dv;
   dv.setInt32(off, call.nr, true);
   dv.setUint32(off + 4, call.arch >>> 0, true);
-  const ipLo = IP_LO[call.arch];
-  if (ipLo !== undefined) {
-    dv.setUint32(off + 8, ipLo, true);
-    dv.setUint32(off + 12, 0, true);
-  } else {
-    dv.setBigUint64(off + 8, call.ip, true);
+  // instruction_pointer: SYSCALL_IP's values, as u32 words (they fit in the low word).
+  switch (call.arch) {
+    case AUDIT_ARCH_X86_64:
+      dv.setUint32(off + 8, 0x401a2b, true);
+      dv.setUint32(off + 12, 0, true);
+      break;
+    case AUDIT_ARCH_I386:
+      dv.setUint32(off + 8, 0x8049a2b, true);
+      dv.setUint32(off + 12, 0, true);
+      break;
+    default:
+      dv.setBigUint64(off + 8, call.ip, true);
   }
-  writeArgRegisters(call, dv, off + 16);
+  writeArgRegisters(call, off + 16);
 }
 
 /** struct seccomp_data of a call as a plain object (a USER_NOTIF notification carries it). */

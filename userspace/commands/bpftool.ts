@@ -14,6 +14,7 @@
  *   bpftool map delete MAP key DATA
  *   bpftool map pin MAP FILE
  *   bpftool map freeze MAP
+ *   bpftool map create FILE type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS]
  *   PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }
  *   MAP := { id MAP_ID | pinned FILE | name MAP_NAME }
  *   DATA := { [hex] BYTES }     UPDATE_FLAGS := { any | exist | noexist }
@@ -142,7 +143,18 @@ export interface BpftoolBackend {
   nextKey(map: BpfMapInfo, key: Uint8Array | null): Promise<Uint8Array | null>;
   freeze(map: BpfMapInfo): Promise<void>;
   pin(kind: Kind, id: number, path: string): Promise<void>;
+  /** BPF_MAP_CREATE then BPF_OBJ_PIN at path (the pin keeps it); returns the id. */
+  createMap(path: string, a: MapCreateArgs): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface MapCreateArgs {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
 }
 
 /** The value bytes bpf(2) moves for one element: every CPU's for per-CPU maps. */
@@ -204,6 +216,16 @@ export function syscallBackend(p: Proc): BpftoolBackend {
         if (r < 0) throw new SyscallError('bpf', -r);
       }),
     pin: (kind, id, path) => wrap(async () => bpfObjPin(p, await fdOf(kind, id), path)),
+    createMap: (path, a) =>
+      wrap(async () => {
+        const fd = await bpfMapCreate(p, { ...a, ...(a.name ? { name: a.name } : {}) });
+        try {
+          await bpfObjPin(p, fd, path);
+          return (await bpfObjGetInfoByFd(p, fd)).id;
+        } finally {
+          await sys(p, 'close', fd);
+        }
+      }),
     close: async () => {
       for (const fd of fds.values()) await sys(p, 'close', fd);
       fds.clear();
@@ -315,6 +337,19 @@ export function filesBackend(fs: BpftoolFs, root: string): BpftoolBackend {
         const fd = fs.openSync(`${debug}/${kind === 'prog' ? 'programs' : 'maps'}/${id}/pin`, 'w');
         try {
           fs.writeSync(fd, path);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }),
+    createMap: (path, a) =>
+      wrap(() => {
+        const fd = fs.openSync(`${debug}/map_create`, 'r+');
+        try {
+          const name = a.name || '-';
+          fs.writeSync(fd, `${path} ${a.type} ${a.keySize} ${a.valueSize} ${a.maxEntries} ${name} ${a.flags}\n`);
+          const buf = new Uint8Array(256);
+          const n = fs.readSync(fd, buf, 0, buf.length, 0);
+          return Number(/^id (\d+)/.exec(Buffer.from(buf.subarray(0, n)).toString())?.[1] ?? 0);
         } finally {
           fs.closeSync(fd);
         }
@@ -777,6 +812,43 @@ async function doMapFreeze(ctx: Ctx, args: string[]): Promise<void> {
   if (ctx.json) emit(ctx, null);
 }
 
+/** map.c do_create: `map create FILE type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS]`. */
+async function doMapCreate(ctx: Ctx, args: string[]): Promise<void> {
+  const [file, ...rest] = args;
+  if (file === undefined) throw new ToolError('expected FILE');
+  const a: Partial<MapCreateArgs> = { flags: 0 };
+  for (let i = 0; i < rest.length; i += 2) {
+    const w = rest[i]!;
+    const v = rest[i + 1];
+    if (v === undefined) throw new ToolError(`expected value after '${w}'`);
+    const n = (what: string): number => {
+      const x = /^0x[0-9a-f]+$/i.test(v) ? parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
+      if (Number.isNaN(x)) throw new ToolError(`can't parse ${what}`);
+      return x;
+    };
+    if (prefix(w, 'type')) {
+      const t = /^\d+$/.test(v) ? Number(v) : BPF_MAP_TYPE[`BPF_MAP_TYPE_${v.toUpperCase()}` as keyof typeof BPF_MAP_TYPE];
+      if (t === undefined) throw new ToolError(`unrecognized map type: ${v}`);
+      a.type = t;
+    } else if (prefix(w, 'key')) a.keySize = n('key size');
+    else if (prefix(w, 'value')) a.valueSize = n('value size');
+    else if (prefix(w, 'entries')) a.maxEntries = n('max entries');
+    else if (prefix(w, 'name')) a.name = v;
+    else if (prefix(w, 'flags')) a.flags = n('flags');
+    else throw new ToolError(`unknown arg ${w}`);
+  }
+  if (a.type === undefined) throw new ToolError('map type not specified');
+  if (a.name === undefined) throw new ToolError('map name not specified');
+  try {
+    await ctx.be.createMap(kernelPath(ctx, file), {
+      type: a.type, keySize: a.keySize ?? 0, valueSize: a.valueSize ?? 0, maxEntries: a.maxEntries ?? 0, flags: a.flags ?? 0, name: a.name,
+    });
+  } catch (e) {
+    throw new ToolError(`map create failed: ${strerror(e)}`);
+  }
+  if (ctx.json) emit(ctx, null);
+}
+
 /** A failure already reported on stdout (lookup's "Not found"): exit 255, no Error line. */
 class SilentFailure extends Error {}
 
@@ -793,6 +865,8 @@ const HELP = `Usage: bpftool [OPTIONS] OBJECT { COMMAND | help }
        bpftool map delete MAP key DATA
        bpftool map pin MAP FILE
        bpftool map freeze MAP
+       bpftool map create FILE type TYPE key KEY_SIZE value VALUE_SIZE \\
+                          entries MAX_ENTRIES name NAME [flags FLAGS]
        PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }
        MAP := { id MAP_ID | pinned FILE | name MAP_NAME }
        DATA := { [hex] BYTES }
@@ -829,6 +903,7 @@ export async function runBpftoolOn(be: BpftoolBackend, argv: string[], io: Comma
       else if (prefix(command, 'delete')) await doMapDelete(ctx, rest);
       else if (prefix(command, 'pin')) await doPin(ctx, 'map', rest);
       else if (prefix(command, 'freeze')) await doMapFreeze(ctx, rest);
+      else if (prefix(command, 'create')) await doMapCreate(ctx, rest);
       else if (command === 'help') io.stdout(HELP);
       else throw new ToolError(`unknown map command '${command}'`);
     } else {
