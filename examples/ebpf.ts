@@ -1,7 +1,7 @@
 // eBPF: create a map and load a program with bpf(2), run it with BPF_PROG_TEST_RUN, read the map.
 import {
   BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, assemble, bootKernel, bpfMapCreate, bpfMapLookup,
-  bpfProgLoad, bpfProgTestRun, isLdImm64, spawn,
+  bpfObjGetInfoByFd, bpfProgLoad, bpfProgTestRun, isLdImm64, spawn,
 } from '../index.js';
 
 export async function main(): Promise<number> {
@@ -30,6 +30,8 @@ export async function main(): Promise<number> {
     const { fd, log } = await bpfProgLoad(p, { type: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER, insns, name: 'count_bytes', logLevel: 1 });
     console.log(log.trim().split('\n').at(-1));
 
+    // Three runs on a 64-byte frame; as in Linux, a socket filter sees it without its
+    // 14-byte Ethernet header, so skb->len is 50.
     const run = await bpfProgTestRun(p, fd, { data: new Uint8Array(64), repeat: 3 });
     console.log(`retval ${run.retval}`);
 
@@ -37,7 +39,8 @@ export async function main(): Promise<number> {
     const total = Buffer.from(value!).readBigUInt64LE();
     console.log(`bytes seen ${total}`);
     // The same map as bpftool shows it, through the kernel's files.
-    console.log(kernel.fs.readFileSync(`/sys/kernel/debug/bpfkern/maps/1/dump`, 'utf8').trimEnd());
+    const { id } = await bpfObjGetInfoByFd(p, map);
+    console.log(kernel.fs.readFileSync(`/sys/kernel/debug/bpfkern/maps/${id}/dump`, 'utf8').trimEnd());
     return 0;
   });
   return loader.exited;

@@ -120,8 +120,11 @@ export interface JitImage {
    * returns the low 32 bits of r0 (what Linux's bpf_prog_run returns). No BigInt, no
    * allocation. `env` is what helpers see; null only when rawNeedsEnv is false.
    */
-  runRaw?: (ctxOff: number, stackTop: number, env: RunEnv | null) => number;
-  /** runRaw needs an env: the program calls helpers, reads packets or has callbacks. */
+  runRaw?: (ctxOff: number, stackTop: number, env: RunEnv | null, packet?: RunPacket | null) => number;
+  /**
+   * runRaw needs an env: the program calls helpers or has callbacks. Without one, a
+   * packet program takes its packet as runRaw's `packet` (absent: no packet).
+   */
   rawNeedsEnv?: boolean;
 }
 
@@ -161,6 +164,18 @@ export interface BpfProg {
 }
 
 /**
+ * A packet as LD_ABS/LD_IND and skb helpers see it (RunEnv.packet): address-space
+ * offsets of skb->data (LD_ABS offset 0), of the link and network headers, and the bytes
+ * from data on.
+ */
+export interface RunPacket {
+  data: number;
+  len: number;
+  mac: number;
+  net: number;
+}
+
+/**
  * What the engine and helpers see while a program runs. One is made per top-level run;
  * tail calls and bpf-to-bpf calls keep it.
  */
@@ -177,7 +192,7 @@ export interface RunEnv {
    * where the link and network headers start (SKF_LL_OFF / SKF_NET_OFF loads). Absent for
    * programs without packets.
    */
-  readonly packet?: { data: number; len: number; mac: number; net: number };
+  readonly packet?: RunPacket | undefined;
   /**
    * r1..r5 at entry when a caller passes more than the context (args[0] is ctx again);
    * the conformance harness uses it for r2 = memory length. Absent: r2..r5 start at 0.

@@ -120,16 +120,24 @@ describe.skipIf(problem !== null)('scenarios through FUSE and the shell (demo wo
     await sh(`echo 0 > ${EV()}/filter`);
   });
 
-  it('4: a classic filter attached to a socket through debugfs drops packets', async (ctx) => {
-    const ls = await sh(`ls ${DBG()}/sockets`);
-    if (ls.code !== 0 || ls.stdout.trim() === '') {
-      console.warn('scenario 4 (FUSE) skipped: sys/kernel/debug/bpfkern/sockets lists no socket (the net control is not wired into debugfs yet, and the demo workload opens no sockets)');
-      ctx.skip();
-    }
-    const id = ls.stdout.trim().split('\n')[0]!;
-    const r = await sh(`echo '1,6 0 0 0' > ${DBG()}/sockets/${id}/filter && cat ${DBG()}/sockets/${id}/filter`);
+  it('4: a classic filter attached to a socket through debugfs drops packets', async () => {
+    // The demo's `named` serves UDP on 127.0.0.1:53; `dig` keeps querying it.
+    const D = `${DBG()}/sockets`;
+    const info = (id: string): Promise<string> => sh(`cat ${D}/${id}/info`).then((r) => r.stdout);
+    const counter = (text: string, name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const id = await waitFor('the UDP socket of named', async () => {
+      const ids = (await sh(`ls ${D}`)).stdout.trim().split('\n').filter(Boolean);
+      for (const i of ids) if ((await info(i)).includes('local: 127.0.0.1:53\n')) return i;
+      return undefined;
+    });
+    const r = await sh(`echo '1,6 0 0 0' > ${D}/${id}/filter && cat ${D}/${id}/filter`);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('6 0 0 0');
+    expect(r.stdout).toBe('(000) ret      #0\n');
+    const before = counter(await info(id), 'rx_dropped');
+    expect(before).toBeGreaterThanOrEqual(0);
+    // Every datagram that arrives from now on is dropped by the filter.
+    await waitFor('datagrams dropped by the filter', async () => (counter(await info(id), 'rx_dropped') > before ? true : undefined));
+    expect((await sh(`echo 0 > ${D}/${id}/filter && cat ${D}/${id}/info`)).stdout).toContain('filter: none');
   });
 });
 

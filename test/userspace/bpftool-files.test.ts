@@ -158,4 +158,16 @@ describe('bpftool over kernel.fs files', () => {
     const user = k.tasks.spawn({ comm: 'user', cred: userCred(1000) });
     expect(() => k.fs.as(user).writeFileSync(ctl, 'lookup 07000000')).toThrow();
   });
+
+  it('map create through map_create, prog_load by hand', async () => {
+    const { k } = setup();
+    expect((await tool(k, 'map', 'create', '/sys/fs/bpf/new', 'type', 'array', 'key', '4', 'value', '8', 'entries', '2', 'name', 'fresh')).code).toBe(0);
+    expect((await tool(k, 'map', 'show', 'pinned', '/sys/fs/bpf/new')).out).toMatch(/^3: array {2}name fresh {2}flags 0x0\n/);
+    expect((await tool(k, 'map', 'create', '/sys/fs/bpf/new', 'type', 'array', 'key', '4', 'value', '8', 'entries', '2', 'name', 'x')).err).toBe(
+      'Error: map create failed: File exists\n',
+    );
+    k.fs.writeFileSync('/sys/kernel/debug/bpfkern/prog_load', '/sys/fs/bpf/p socket_filter b7000000000000009500000000000000 tiny');
+    expect(k.fs.readFileSync('/sys/kernel/debug/bpfkern/prog_load', 'utf8')).toBe('id 2\n');
+    expect((await tool(k, 'prog', 'dump', 'xlated', 'pinned', '/sys/fs/bpf/p')).out).toBe('   0: (b7) r0 = 0\n   1: (95) exit\n');
+  });
 });

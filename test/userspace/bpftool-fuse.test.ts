@@ -26,38 +26,51 @@ describe.skipIf(problem !== null)('bpfkern bpftool --mount (FUSE)', () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  it('map update / lookup / dump over the mounted files', async () => {
-    const list = await bt('-j map show');
-    expect(list.code).toBe(0);
-    const maps = JSON.parse(list.stdout) as { id: number; type: string; bytes_key: number; bytes_value: number }[];
-    // the idle kernel may have maps of its own; use a hash/array with 4-byte keys if any,
-    // else skip the element part (nothing creates maps through files yet)
-    const m = maps.find((x) => (x.type === 'hash' || x.type === 'array') && x.bytes_key === 4);
-    if (!m) return;
-    const key = 'key 0 0 0 0';
-    const value = `value ${Array.from({ length: m.bytes_value }, (_, i) => String(i + 1)).join(' ')}`;
-    const up = await bt(`map update id ${m.id} ${key} ${value}`);
-    expect(up.stderr).toBe('');
-    const look = await bt(`map lookup id ${m.id} ${key}`);
-    expect(look.stdout).toMatch(/^key: 00 00 00 00 {2}value: 01 02 03 04|^key:\n00 00 00 00\nvalue:\n01 02 03 04/);
-    expect((await bt(`map dump id ${m.id}`)).stdout).toMatch(/Found \d+ elements?\n$/);
-    const pin = await bt(`map pin id ${m.id} ${mnt}/sys/fs/bpf/bt_map`);
-    expect(pin.stderr).toBe('');
-    // auto-detected mount from the pinned path, no --mount
-    const auto = await sh(`node ${q(cli)} bpftool map show pinned ${q(`${mnt}/sys/fs/bpf/bt_map`)}`, 20_000);
-    expect(auto.stdout).toMatch(new RegExp(`^${m.id}: `));
+  it('map create / update / lookup / dump / pin over the mounted files', async () => {
+    const created = await bt(`map create ${mnt}/sys/fs/bpf/counts type hash key 4 value 4 entries 8 name counts`);
+    expect(created.stderr).toBe('');
+    const show = await bt('map show pinned /sys/fs/bpf/counts');
+    const id = /^(\d+): hash {2}name counts {2}flags 0x0\n/.exec(show.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect((await bt(`map update id ${id} key 1 0 0 0 value hex 2a 00 00 00`)).stderr).toBe('');
+    expect((await bt(`map update pinned ${mnt}/sys/fs/bpf/counts key 2 0 0 0 value 7 0 0 0 noexist`)).stderr).toBe('');
+    const dup = await bt(`map update id ${id} key 2 0 0 0 value 7 0 0 0 noexist`);
+    expect([dup.code, dup.stderr]).toEqual([255, 'Error: update failed: File exists\n']);
+    expect((await bt(`map lookup id ${id} key 1 0 0 0`)).stdout).toBe('key: 01 00 00 00  value: 2a 00 00 00\n');
+    expect((await bt(`map dump id ${id}`)).stdout).toBe(
+      'key: 01 00 00 00  value: 2a 00 00 00\nkey: 02 00 00 00  value: 07 00 00 00\nFound 2 elements\n',
+    );
+    expect(JSON.parse((await bt(`-j map dump id ${id}`)).stdout)).toHaveLength(2);
+    expect((await bt(`map delete id ${id} key 1 0 0 0`)).stderr).toBe('');
+    // the same element through the control file with shell redirection
+    const raw = await sh(`echo 'lookup 02000000' > ${mnt}/sys/kernel/debug/bpfkern/maps/${id}/ctl && cat ${mnt}/sys/kernel/debug/bpfkern/maps/${id}/ctl`);
+    expect(raw.stdout).toBe('value 07000000\n');
+    // a second pin, then the mount found from the pinned path alone (no --mount)
+    expect((await bt(`map pin id ${id} ${mnt}/sys/fs/bpf/counts2`)).stderr).toBe('');
+    const auto = await sh(`node ${q(cli)} bpftool map dump pinned ${q(`${mnt}/sys/fs/bpf/counts2`)}`, 20_000);
+    expect(auto.stdout).toBe('key: 02 00 00 00  value: 07 00 00 00\nFound 1 element\n');
   });
 
-  it('prog dump xlated / jited / visual when the kernel has programs', async () => {
-    const progs = JSON.parse((await bt('-j prog show')).stdout) as { id: number; jited: boolean }[];
-    expect(Array.isArray(progs)).toBe(true);
-    const p = progs[0];
-    if (!p) return;
-    const x = await bt(`prog dump xlated id ${p.id}`);
-    expect(x.stdout).toMatch(/^ {3}0: \(/);
-    expect((await bt(`prog dump xlated id ${p.id} visual`)).stdout).toMatch(/^digraph "DOT graph for eBPF program" \{/);
-    const j = await bt(`prog dump jited id ${p.id}`);
-    if (p.jited) expect(j.stdout).toContain('(module');
+  it('prog dump xlated / jited / visual of a program loaded through prog_load', async () => {
+    // r0 = 0; if r1 == 0 goto +1; r0 = 1; exit
+    const hex = 'b7000000000000001501010000000000b7000000010000009500000000000000';
+    const load = await sh(`echo '/sys/fs/bpf/p socket_filter ${hex} branchy' > ${mnt}/sys/kernel/debug/bpfkern/prog_load && cat ${mnt}/sys/kernel/debug/bpfkern/prog_load`);
+    expect(load.stderr).toBe('');
+    const id = /^id (\d+)/.exec(load.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect((await bt(`prog dump xlated id ${id}`)).stdout).toBe(
+      '   0: (b7) r0 = 0\n   1: (15) if r1 == 0x0 goto pc+1\n   2: (b7) r0 = 1\n   3: (95) exit\n',
+    );
+    expect((await bt(`prog dump xlated pinned ${mnt}/sys/fs/bpf/p visual`)).stdout).toContain(
+      '\tfn_0_bb_2:s -> fn_0_bb_4:n [style="solid,bold", color=black, weight=10, constraint=true];\n',
+    );
+    const show = JSON.parse((await bt(`-j prog show id ${id}`)).stdout) as { name: string; jited: boolean };
+    expect(show.name).toBe('branchy');
+    const j = await bt(`prog dump jited id ${id}`);
+    expect(j.code).toBe(0);
+    if (show.jited) expect(j.stdout).toMatch(/;; 0: /);
+    expect((await bt(`prog pin id ${id} ${mnt}/sys/fs/bpf/p2`)).stderr).toBe('');
+    expect((await sh(`ls ${mnt}/sys/fs/bpf`)).stdout.split('\n')).toEqual(expect.arrayContaining(['p', 'p2']));
   });
 
   it('errors come back with bpftool messages', async () => {

@@ -6,11 +6,13 @@
  *   bpfkern seccomp check PROFILE.json --syscall NAME[:ARG0,...] [--syscall ...] [--strace FILE]
  *       one JSON line per call: {"syscall":"socket","nr":41,"args":["0x28"],"action":"ERRNO","data":1}
  *   bpfkern seccomp run --prog "N,code jt jf k,..." [--prog ...] --syscall [i386:]NR [ARG ...] [--syscall ...]
- *       a mini-OS task installs the programs in order (first = oldest) and makes each syscall;
+ *       a mini-OS task installs the programs in order (first = oldest) and makes each syscall
+ *       (an ARG `self` is the calling process's pid, for kill(self, 0));
  *       one JSON line per syscall: {"nr":39,"action":"ERRNO","data":1}. Action names are UPPER
  *       case as the host oracle prints them (KILL_PROCESS KILL_THREAD TRAP ERRNO USER_NOTIF
  *       TRACE LOG ALLOW); a refused program gives {"nr":..,"action":"INSTALL_FAILED","data":null,
- *       "filter":I,"errno":"EINVAL"}. Without --syscall: {"installed":true} or the refusal.
+ *       "filter":I,"errno":"EINVAL"}, or with "errno":null and "how":"trap"|"kill_thread"|"kill_process"
+ *       when an older filter stopped the install. Without --syscall: {"installed":true} or the refusal.
  *
  * Capabilities and kernel version decide a profile's includes/excludes: by default Docker's
  * default capability set and kernel 6.18, architecture amd64 (with its x86 and x32 subarches).

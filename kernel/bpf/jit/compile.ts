@@ -9,12 +9,15 @@
  *   globals   0 $fp (i64)  r10 of the frame that last called a helper (bpf_loop callbacks)
  *             1 $tc (i32)  set by the helper wrapper when a tail call is pending
  *             2-5 $pdata $plen $pmac $pnet (i32)  packet offsets for LD_ABS/LD_IND
- *   functions $main(ctxLo i32, ctxHi i32, fp i32) -> i64   builds r1/r10, calls $sub_0
- *             $main_args(r1..r5 i64, fp i32) -> i64      the same with r2..r5 given
- *             $sub_<insn>(r1..r5 i64, r10 i64) -> i64     one per BPF (sub)program
- *             $pkt(off i32, size i32) -> i32              LD_ABS address or -1
- *             $main_raw(ctx i32, fp i32) -> i32          r1 = BASE|ctx, r10 = BASE|fp; low
- *                                                        32 bits of r0 (no BigInt either way)
+ *   functions $main(ctxLo i32, ctxHi i32, fp i32, P) -> i64   builds r1/r10, calls $sub_0
+ *             $main_args(r1..r5 i64, fp i32, P) -> i64      the same with r2..r5 given
+ *             $sub_<insn>(r1..r5 i64, r10 i64) -> i64        one per BPF (sub)program
+ *             $pkt(off i32, size i32) -> i32                 LD_ABS address or -1
+ *             $main_raw(ctx i32, fp i32, P) -> i32          r1 = BASE|ctx, r10 = BASE|fp; low
+ *                                                           32 bits of r0 (no BigInt either way)
+ *             where P = pdata plen pmac pnet (i32): the packet, stored into the globals
+ *             by the entry itself (programs with LD_ABS/LD_IND) and $tc cleared (programs
+ *             with helper calls), so a run sets no WebAssembly.Global from JavaScript.
  *   exports   main, main_args, main_raw, sub_<insn>, fp, tc, pdata, plen, pmac, pnet
  *
  * Registers are i64 locals of each function; r1-r5 and r10 are its parameters, so a
@@ -221,14 +224,14 @@ export function compileProgram(
   // Types: 0 = $sub/callx, 1 = $main, 2 = $pkt, 3+k = helper with k args.
   const types: FuncType[] = [
     { params: [I64, I64, I64, I64, I64, I64], results: [I64] },
-    { params: [I32, I32, I32], results: [I64] },
+    { params: [I32, I32, I32, I32, I32, I32, I32], results: [I64] },
     { params: [I32, I32], results: [I32] },
   ];
   for (let k = 0; k <= 5; k++) types.push({ params: new Array<ValType>(k).fill(I64), results: [I64] });
   const MAIN_ARGS_TYPE = types.length;
-  types.push({ params: [I64, I64, I64, I64, I64, I32], results: [I64] });
+  types.push({ params: [I64, I64, I64, I64, I64, I32, I32, I32, I32, I32], results: [I64] });
   const MAIN_RAW_TYPE = types.length;
-  types.push({ params: [I32, I32], results: [I32] });
+  types.push({ params: [I32, I32, I32, I32, I32, I32], results: [I32] });
   const funcImports = helperImports.map((h) => ({ module: 'h', name: String(h.id), type: 3 + h.nargs }));
   const helperFunc = new Map<number, number>(helperImports.map((h, k) => [h.id, k]));
   const callxFunc = usesCallx ? funcImports.length : -1;
@@ -244,9 +247,28 @@ export function compileProgram(
   const text: string[] | null = opts.text ? [] : null;
   const funcs: { type: number; locals: ValType[]; body: Uint8Array }[] = [];
 
+  /**
+   * Entry prologue: the packet parameters (locals first..first+3) into the globals $pkt
+   * reads, and no tail call pending. Only what the program uses, so a run of a program
+   * without packets or helpers pays for neither.
+   */
+  const entry = (b: Body, first: number): void => {
+    if (usesPacket) {
+      for (let g = 0; g < 4; g++) {
+        b.local(Op.local_get, first + g);
+        b.global(Op.global_set, G_PDATA + g, GLOBAL_NAMES[G_PDATA + g]!);
+      }
+    }
+    if (hasCalls) {
+      b.i32Const(0);
+      b.global(Op.global_set, G_TC, 'tc');
+    }
+  };
+
   // --- $main
   {
-    const b = new Body(text === null ? null : [], ['$ctx_lo', '$ctx_hi', '$fp']);
+    const b = new Body(text === null ? null : [], ['$ctx_lo', '$ctx_hi', '$fp', '$pdata', '$plen', '$pmac', '$pnet']);
+    entry(b, 3);
     b.local(Op.local_get, 1);
     b.op(Op.i64_extend_i32_u);
     b.i64ConstSmall(32);
@@ -263,14 +285,15 @@ export function compileProgram(
     b.end();
     funcs.push({ type: 1, locals: [], body: b.w.result() });
     if (text) {
-      text.push('  (func $main (export "main") (param $ctx_lo i32) (param $ctx_hi i32) (param $fp i32) (result i64)');
+      text.push('  (func $main (export "main") (param $ctx_lo i32) (param $ctx_hi i32) (param $fp i32) (param $pdata i32) (param $plen i32) (param $pmac i32) (param $pnet i32) (result i64)');
       text.push(...b.text!.slice(0, -1), '  )');
     }
   }
 
   // --- $main_args: all five argument registers given (harnesses; BigInts, so slower)
   {
-    const b = new Body(text === null ? null : [], ['$r1', '$r2', '$r3', '$r4', '$r5', '$fp']);
+    const b = new Body(text === null ? null : [], ['$r1', '$r2', '$r3', '$r4', '$r5', '$fp', '$pdata', '$plen', '$pmac', '$pnet']);
+    entry(b, 6);
     for (let k = 0; k < 5; k++) b.local(Op.local_get, k);
     b.local(Op.local_get, 5);
     b.op(Op.i64_extend_i32_u);
@@ -386,20 +409,23 @@ export function compileProgram(
     }
   }
 
-  // --- $main_raw(ctx, fp) -> i32: the entry for callers that want no BigInt at all
-  // (index.ts's runRaw): ctx and the stack top are offsets below 2^32, r2..r5 are 0, and
-  // only the low 32 bits of r0 come back. Not in the text dump, like $main_args.
-  // A program of one function without calls or packet access (every tracing filter
-  // without string helpers) gets its body compiled right into $main_raw: V8 does not
-  // inline wasm calls by default, and the call to $sub_0 costs as much as a short filter.
-  if (subprogs.length === 1 && !hasCalls && !usesPacket && !hasCallbacks) {
+  // --- $main_raw(ctx, fp, pdata, plen, pmac, pnet) -> i32: the entry for callers that
+  // want no BigInt at all (index.ts's runRaw): ctx and the stack top are offsets below
+  // 2^32, r2..r5 are 0, and only the low 32 bits of r0 come back. Not in the text dump,
+  // like $main_args. A program of one function without helper calls (every tracing
+  // filter without string helpers, every classic filter without ancillary calls) gets
+  // its body compiled right into $main_raw: V8 does not inline wasm calls by default,
+  // and the call to $sub_0 costs as much as a short filter. Its LD_ABS/LD_IND read the
+  // packet bounds from the parameters.
+  if (subprogs.length === 1 && !hasCalls && !hasCallbacks) {
     const fc = new FuncCompiler(insns, 0, endOf(0), slot2, {
       helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers,
     });
-    const body = fc.compile(false, dispatched.includes(0), true);
+    const body = fc.compile(false, dispatched.includes(0), true, usesPacket);
     funcs.push({ type: MAIN_RAW_TYPE, locals: [I64, I64, I64, I64, I64, I64, ...SUB_LOCALS], body: body.w.result() });
   } else {
-    const b = new Body(null, ['$ctx', '$fp']);
+    const b = new Body(null, ['$ctx', '$fp', '$pdata', '$plen', '$pmac', '$pnet']);
+    entry(b, 2);
     b.local(Op.local_get, 0);
     b.op(Op.i64_extend_i32_u);
     b.i64Const(KERNEL_BASE);
@@ -498,7 +524,7 @@ class RawBody extends Body {
     super.local(code, idx);
   }
 }
-const RAW_PARAMS = 2;
+const RAW_PARAMS = 6;
 
 /** Compiles one (sub)program [start, end) into a $sub function body. */
 class FuncCompiler {
@@ -536,7 +562,7 @@ class FuncCompiler {
     return out;
   }
 
-  compile(withText: boolean, dispatch: boolean, raw = false): Body {
+  compile(withText: boolean, dispatch: boolean, raw = false, rawPacket = false): Body {
     this.b = raw ? new RawBody(null) : new Body(withText ? [] : null, LOCAL_NAMES);
     this.dispatch = dispatch;
     this.raw = raw;
@@ -551,6 +577,13 @@ class FuncCompiler {
         b.i64Const(KERNEL_BASE);
         b.op(Op.i64_or);
         b.local(Op.local_set, reg);
+      }
+      // $pkt (LD_IND, negative offsets) reads the packet from the globals.
+      if (rawPacket) {
+        for (let g = 0; g < 4; g++) {
+          b.param(Op.local_get, 2 + g);
+          b.global(Op.global_set, G_PDATA + g, GLOBAL_NAMES[G_PDATA + g]!);
+        }
       }
     }
     if (!dispatch) {
@@ -650,6 +683,13 @@ class FuncCompiler {
 
   private get(reg: number): void {
     this.b.local(Op.local_get, REG_LOCAL[reg]!);
+  }
+
+  /** Pushes packet field `which` (0 data, 1 len, 2 mac, 3 net): $main_raw's parameter, else the global. */
+  private pkt(which: 0 | 1 | 2 | 3): void {
+    const b = this.b;
+    if (b instanceof RawBody) b.param(Op.local_get, 2 + which);
+    else b.global(Op.global_get, G_PDATA + which, GLOBAL_NAMES[G_PDATA + which]!);
   }
   private set(reg: number): void {
     this.b.local(Op.local_set, REG_LOCAL[reg]!);
@@ -1151,27 +1191,59 @@ class FuncCompiler {
     const bytes = size === BPF_W ? 4 : size === BPF_H ? 2 : size === BPF_B ? 1 : 0;
     if (bytes === 0) fail('EINVAL', `unknown opcode ${i.code.toString(16)} at insn ${idx}`);
     // r0 = ntohN(packet[k] or packet[src + k]); out of the packet: the program returns 0.
-    if (mode === BPF_IND) {
-      this.checkRegs(i, idx);
-      this.get(i.src);
-      b.op(Op.i32_wrap_i64);
-      b.i32Const(i.imm);
+    // Offsets into [0, len) are checked inline (one compare); the rest (negative, i.e.
+    // SKF_NET_OFF/SKF_LL_OFF, or out of range) go through $pkt.
+    const ret0 = (): void => {
+      b.open(Op.if);
+      if (this.raw) b.i32Const(0);
+      else b.i64ConstSmall(0);
+      b.op(Op.return);
+      b.end();
+    };
+    let memOff = 0;
+    if (mode === BPF_ABS && i.imm >= 0) {
+      // k + bytes > len (unsigned; k < 2^31 so k + bytes fits in 32 bits): return 0
+      this.pkt(1);
+      b.i32Const((i.imm + bytes) | 0);
+      b.op(Op.i32_lt_u);
+      ret0();
+      this.pkt(0);
+      memOff = i.imm;
+    } else {
+      if (mode === BPF_IND) {
+        this.checkRegs(i, idx);
+        this.get(i.src);
+        b.op(Op.i32_wrap_i64);
+        b.i32Const(i.imm);
+        b.op(Op.i32_add);
+      } else b.i32Const(i.imm);
+      b.local(Op.local_tee, A);
+      // (u32)off + bytes <= len: data + off; else ask $pkt (negative offsets, or out)
+      b.op(Op.i64_extend_i32_u);
+      b.i64ConstSmall(bytes);
+      b.op(Op.i64_add);
+      this.pkt(1);
+      b.op(Op.i64_extend_i32_u);
+      b.op(Op.i64_le_u);
+      b.open(Op.if, I32);
+      this.pkt(0);
+      b.local(Op.local_get, A);
       b.op(Op.i32_add);
-    } else b.i32Const(i.imm);
-    b.i32Const(bytes);
-    b.call(this.cx.pktFunc, 'pkt');
-    b.local(Op.local_tee, A);
-    b.i32Const(-1);
-    b.op(Op.i32_eq);
-    b.open(Op.if);
-    b.i64ConstSmall(0);
-    b.op(Op.return);
-    b.end();
-    b.local(Op.local_get, A);
+      b.op(Op.else);
+      b.local(Op.local_get, A);
+      b.i32Const(bytes);
+      b.call(this.cx.pktFunc, 'pkt');
+      b.local(Op.local_tee, A);
+      b.i32Const(-1);
+      b.op(Op.i32_eq);
+      ret0();
+      b.local(Op.local_get, A);
+      b.end();
+    }
     if (bytes === 1) {
-      b.mem(Op.i64_load8_u, 0);
+      b.mem(Op.i64_load8_u, memOff);
     } else if (bytes === 2) {
-      b.mem(Op.i32_load16_u, 0);
+      b.mem(Op.i32_load16_u, memOff);
       b.local(Op.local_tee, A);
       b.i32Const(8);
       b.op(Op.i32_shr_u);
@@ -1183,7 +1255,7 @@ class FuncCompiler {
       b.op(Op.i32_and);
       b.op(Op.i64_extend_i32_u);
     } else {
-      b.mem(Op.i32_load, 0);
+      b.mem(Op.i32_load, memOff);
       this.bswap32OnStack();
       b.op(Op.i64_extend_i32_u);
     }

@@ -4,10 +4,12 @@
  * against the kernel's memory, wires helper imports, and runs it.
  *
  * One run: take a stack region, point the import wrappers at this run's RunEnv, call
- * `main(ctxLo, ctxHi, stackTop)` (numbers only, so no BigInt is made on the way in), and
- * give the stack back. runRaw is the lean variant for hot callers (run.ts's
- * bpfProgRunner): `main_raw(ctxOff, stackTop)` returns r0's low 32 bits as a number, on
- * a stack the caller owns, with no RunEnv at all when the program calls no helpers. A wasm trap (an address outside the kernel's memory) becomes
+ * `main(ctxLo, ctxHi, stackTop, pdata, plen, pmac, pnet)` (numbers only, so no BigInt is
+ * made on the way in; the module stores the packet into its globals itself), and give
+ * the stack back. runRaw is the lean variant for hot callers (run.ts's bpfProgRunner):
+ * `main_raw(ctxOff, stackTop, pdata, plen, pmac, pnet)` returns r0's low 32 bits as a
+ * number, on a stack the caller owns, with no RunEnv at all when the program calls no
+ * helpers (packet filters included). A wasm trap (an address outside the kernel's memory) becomes
  * KernelError('EFAULT'). A pending tail call (a helper set env.tailCallTarget) makes the
  * compiled code return at once; run() returns with env.tailCallTarget still set and the
  * runner continues with the target.
@@ -16,7 +18,7 @@ import { KernelError } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
 import { interpRun } from '../interpreter.js';
 import { acquireStack, releaseStack } from '../stack.js';
-import type { BpfProg, FuncProto, JitImage, RunEnv } from '../types.js';
+import type { BpfProg, FuncProto, JitImage, RunEnv, RunPacket } from '../types.js';
 import type { Insn } from '../isa.js';
 import { blindConstants } from './blind.js';
 import { compileProgram, type CompiledModule } from './compile.js';
@@ -37,7 +39,7 @@ const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 /** A JitImage plus what tests and bpftool want to look at. */
 export interface WasmJitImage extends JitImage {
   /** Always there on wasm images (see JitImage.runRaw). */
-  readonly runRaw: (ctxOff: number, stackTop: number, env: RunEnv | null) => number;
+  readonly runRaw: (ctxOff: number, stackTop: number, env: RunEnv | null, packet?: RunPacket | null) => number;
   readonly rawNeedsEnv: boolean;
   /** The module bytes. */
   readonly bytes: Uint8Array;
@@ -114,17 +116,12 @@ function instantiate(
   }
   const instance = new WebAssembly.Instance(module, { h, k });
   const ex = instance.exports;
-  const main = ex['main'] as unknown as (lo: number, hi: number, fp: number) => bigint;
-  const mainRaw = ex['main_raw'] as unknown as (ctx: number, fp: number) => number;
-  const mainArgs = ex['main_args'] as unknown as (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, fp: number) => bigint;
+  type Pkt4 = [pdata: number, plen: number, pmac: number, pnet: number];
+  const main = ex['main'] as unknown as (lo: number, hi: number, fp: number, ...p: Pkt4) => bigint;
+  const mainRaw = ex['main_raw'] as unknown as (ctx: number, fp: number, ...p: Pkt4) => number;
+  const mainArgs = ex['main_args'] as unknown as (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, fp: number, ...p: Pkt4) => bigint;
   const fpGlobal = ex['fp'] as WebAssembly.Global;
   tcGlobal = ex['tc'] as WebAssembly.Global;
-  const pkt = {
-    data: ex['pdata'] as WebAssembly.Global,
-    len: ex['plen'] as WebAssembly.Global,
-    mac: ex['pmac'] as WebAssembly.Global,
-    net: ex['pnet'] as WebAssembly.Global,
-  };
   const subs = new Map<number, WasmFn>();
   for (const s of cm.subprogs) subs.set(s, ex[`sub_${s}`] as unknown as WasmFn);
 
@@ -151,23 +148,20 @@ function instantiate(
       ctxLo = Number(BigInt.asUintN(32, ctx));
       ctxHi = Number(BigInt.asUintN(32, ctx >> 32n));
     }
-    if (usesPacket) {
-      const p = env.packet;
-      pkt.data.value = p ? p.data : 0;
-      pkt.len.value = p ? p.len : 0;
-      pkt.mac.value = p ? p.mac : 0;
-      pkt.net.value = p ? p.net : 0;
-    }
-    if (hasCalls) tcGlobal!.value = 0;
     if (hasCallbacks) env.callSubprog = callSubprog;
     const prev = cur;
     cur = env;
     const top = acquireStack(kernel);
     try {
       const args = env.args;
+      const p = usesPacket ? env.packet : undefined;
       const r0 = args === undefined
-        ? main(ctxLo, ctxHi, top)
-        : mainArgs(ctx, args[1] ?? 0n, args[2] ?? 0n, args[3] ?? 0n, args[4] ?? 0n, top);
+        ? p === undefined
+          ? main(ctxLo, ctxHi, top, 0, 0, 0, 0)
+          : main(ctxLo, ctxHi, top, p.data, p.len, p.mac, p.net)
+        : p === undefined
+          ? mainArgs(ctx, args[1] ?? 0n, args[2] ?? 0n, args[3] ?? 0n, args[4] ?? 0n, top, 0, 0, 0, 0)
+          : mainArgs(ctx, args[1] ?? 0n, args[2] ?? 0n, args[3] ?? 0n, args[4] ?? 0n, top, p.data, p.len, p.mac, p.net);
       if (hasCalls && env.tailCallTarget !== null) return tailCall(env, top);
       return U64(r0);
     } catch (e) {
@@ -181,37 +175,35 @@ function instantiate(
     }
   };
 
-  const rawNeedsEnv = hasCalls || usesPacket || hasCallbacks;
+  const rawNeedsEnv = hasCalls || hasCallbacks;
   const fault = (e: unknown): unknown =>
     e instanceof WebAssembly.RuntimeError ? new KernelError('EFAULT', `BPF program ${prog.name || prog.id} faulted: ${e.message}`) : e;
 
   /**
    * The fast entry (JitImage.runRaw): the caller owns the stack region at `top`. Without
-   * helpers nothing can re-enter, so there is no env to install; with an env it does what
-   * run() does around the call, on the caller's stack.
+   * helpers nothing can re-enter, so there is no env to install (the packet, if any, is
+   * `packet`); with an env it does what run() does around the call, on the caller's
+   * stack, and the packet is env.packet.
    */
-  const runRaw = (ctxOff: number, top: number, env: RunEnv | null): number => {
+  const runRaw = (ctxOff: number, top: number, env: RunEnv | null, packet: RunPacket | null = null): number => {
     if (env === null) {
       if (rawNeedsEnv) throw new Error('JIT runRaw: this program needs a RunEnv');
       try {
-        return mainRaw(ctxOff, top);
+        return packet === null
+          ? mainRaw(ctxOff, top, 0, 0, 0, 0)
+          : mainRaw(ctxOff, top, packet.data, packet.len, packet.mac, packet.net);
       } catch (e) {
         throw fault(e);
       }
     }
-    if (usesPacket) {
-      const p = env.packet;
-      pkt.data.value = p ? p.data : 0;
-      pkt.len.value = p ? p.len : 0;
-      pkt.mac.value = p ? p.mac : 0;
-      pkt.net.value = p ? p.net : 0;
-    }
-    if (hasCalls) tcGlobal!.value = 0;
     if (hasCallbacks) env.callSubprog = callSubprog;
     const prev = cur;
     cur = env;
     try {
-      const r0 = mainRaw(ctxOff, top);
+      const p = env.packet;
+      const r0 = p === undefined
+        ? mainRaw(ctxOff, top, 0, 0, 0, 0)
+        : mainRaw(ctxOff, top, p.data, p.len, p.mac, p.net);
       if (hasCalls && env.tailCallTarget !== null) return Number(BigInt.asUintN(32, tailCall(env, top))) | 0;
       return r0;
     } catch (e) {
