@@ -78,13 +78,20 @@ interface Decoded {
 }
 
 const cache = new WeakMap<readonly Insn[], Decoded>();
+/** The last lookup (a hot caller runs one program over and over). */
+let lastInsns: readonly Insn[] | null = null;
+let lastDecoded: Decoded | null = null;
 
 function decoded(prog: BpfProg): Decoded {
-  let d = cache.get(prog.xlated);
+  const insns = prog.xlated;
+  if (insns === lastInsns) return lastDecoded!;
+  let d = cache.get(insns);
   if (d === undefined) {
-    d = decode(prog.xlated);
-    cache.set(prog.xlated, d);
+    d = decode(insns);
+    cache.set(insns, d);
   }
+  lastInsns = insns;
+  lastDecoded = d;
   return d;
 }
 
@@ -415,12 +422,52 @@ function atomic(dv: DataView, a: number, R: Int32Array, s: number, dw: boolean, 
 // ---------------------------------------------------------------------------------------
 // The run
 
-/** Mutable state of one top-level run shared by nested subprogram runs (bpf_loop). */
-interface RunState {
-  left: number;
-  prog: BpfProg;
-  depth: number;
-  fp: number;
+/**
+ * Mutable state of one top-level run shared by nested subprogram runs (bpf_loop). The
+ * objects are pooled (with their callSubprog closure), so a run allocates none.
+ */
+class RunState {
+  left = 0;
+  prog: BpfProg | null = null;
+  depth = 0;
+  fp = 0;
+  env: RunEnv | null = null;
+  /** env.callSubprog for the run this state belongs to. */
+  readonly callSubprog = (insnIdx: number, args: readonly bigint[]): bigint => {
+    const env = this.env!;
+    if (this.depth + 1 >= MAX_CALL_FRAMES) {
+      throw new KernelError('E2BIG', `the call stack of ${this.depth + 2} frames is too deep`);
+    }
+    const prog = this.prog!;
+    const depth = this.depth;
+    const fp = this.fp;
+    const r1 = args[0] ?? 0n;
+    try {
+      const lo = exec(env, this, prog, insnIdx, depth + 1, fp - MAX_BPF_STACK, args, lo32(r1), hi32(r1));
+      return toU64(lo, retHi);
+    } finally {
+      this.prog = prog;
+      this.depth = depth;
+      this.fp = fp;
+    }
+  };
+}
+
+const statePool: RunState[] = [];
+
+/** High word of r0 of the exec that returned last (its return value is the low word). */
+let retHi = 0;
+
+function lo32(v: bigint): number {
+  return Number(BigInt.asUintN(32, v)) | 0;
+}
+
+function hi32(v: bigint): number {
+  return Number(BigInt.asUintN(32, v >> 32n)) | 0;
+}
+
+function toU64(lo: number, hi: number): bigint {
+  return hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
 export interface InterpOptions {
@@ -433,23 +480,39 @@ export interface InterpOptions {
  * region top at `stackTop` (an address-space offset, see stack.ts). Returns r0 (u64).
  */
 export function interpRun(env: RunEnv, stackTop: number, opts: InterpOptions = {}): bigint {
-  const st: RunState = { left: opts.insnLimit ?? DEFAULT_INSN_LIMIT, prog: env.prog, depth: 0, fp: stackTop };
-  env.callSubprog = (insnIdx, args) => {
-    if (st.depth + 1 >= MAX_CALL_FRAMES) {
-      throw new KernelError('E2BIG', `the call stack of ${st.depth + 2} frames is too deep`);
-    }
-    const saved = { prog: st.prog, depth: st.depth, fp: st.fp };
-    try {
-      return exec(env, st, st.prog, insnIdx, st.depth + 1, st.fp - MAX_BPF_STACK, args, args[0] ?? 0n);
-    } finally {
-      st.prog = saved.prog;
-      st.depth = saved.depth;
-      st.fp = saved.fp;
-    }
-  };
-  return exec(env, st, env.prog, 0, 0, stackTop, env.args ?? null, env.ctx);
+  const ctx = env.ctx;
+  const lo = run(env, stackTop, opts.insnLimit ?? DEFAULT_INSN_LIMIT, env.args ?? null, lo32(ctx), hi32(ctx));
+  return toU64(lo, retHi);
 }
 
+/**
+ * The numeric entry for hot callers (run.ts's bpfProgRunner): r1 = the address of
+ * address-space offset ctxOff, r2..r5 = 0, r10 = stackTop; returns the low 32 bits of r0
+ * (as Linux's bpf_prog_run) as a signed 32-bit number. No BigInt and no allocation on
+ * the way (env.ctx is not read: helpers that want it read it themselves).
+ */
+export function interpRun32(env: RunEnv, ctxOff: number, stackTop: number): number {
+  return run(env, stackTop, DEFAULT_INSN_LIMIT, null, ctxOff, KHI);
+}
+
+function run(env: RunEnv, stackTop: number, limit: number, args: readonly bigint[] | null, r1lo: number, r1hi: number): number {
+  const st = statePool.pop() ?? new RunState();
+  st.left = limit;
+  st.prog = env.prog;
+  st.depth = 0;
+  st.fp = stackTop;
+  st.env = env;
+  env.callSubprog = st.callSubprog;
+  try {
+    return exec(env, st, env.prog, 0, 0, stackTop, args, r1lo, r1hi);
+  } finally {
+    st.env = null;
+    st.prog = null;
+    statePool.push(st);
+  }
+}
+
+/** Returns r0's low word; its high word is left in retHi. */
 function exec(
   env: RunEnv,
   st: RunState,
@@ -458,14 +521,16 @@ function exec(
   depth0: number,
   fp: number,
   args: readonly bigint[] | null,
-  r1: bigint,
-): bigint {
+  r1lo: number,
+  r1hi: number,
+): number {
   let prog = prog0;
   let dec = decoded(prog);
   let R = dec.pool.pop() ?? dec.template.slice();
   try {
     R.fill(0, 0, NREGS);
-    setU64(R, 2, r1);
+    R[2] = r1lo;
+    R[3] = r1hi;
     if (args !== null) for (let i = 1; i < 5 && i < args.length; i++) setU64(R, 2 + 2 * i, args[i]!);
     R[20] = fp;
     R[21] = KHI;
@@ -673,8 +738,8 @@ function exec(
         case 0x95: { // exit
           if (depth === depth0) {
             st.left = budget;
-            const hi = R[1]!;
-            return hi === 0 ? BigInt(R[0]! >>> 0) : u64(R, 0);
+            retHi = R[1]!;
+            return R[0]!;
           }
           depth--;
           const f = F + depth * FRAME_WORDS;
@@ -774,7 +839,8 @@ function exec(
           const v = ldPacket(env, off, size);
           if (v < 0) {
             st.left = budget;
-            return 0n;
+            retHi = 0;
+            return 0;
           }
           R[0] = v | 0;
           R[1] = 0;
