@@ -3,6 +3,7 @@
  * module prints its own table and the goal it is measured against.
  */
 import { interpreterBench } from './interpreter.js';
+import { testRunBench } from './testrun.js';
 import { jitBench } from './jit.js';
 import { tracingBench } from './tracing.js';
 import { fsBench } from './fs.js';
@@ -17,6 +18,7 @@ export interface Bench {
 const benches: Bench[] = [
   seccompBench,
   interpreterBench,
+  testRunBench,
   jitBench,
   tracingBench,
   fsBench,
