@@ -25,9 +25,15 @@
  *   bpfkern/prog_load                           write PATH TYPE INSNHEX [NAME]: BPF_PROG_LOAD
  *                                               (GPL) + pin at PATH; read `id N`
  *   bpfkern/dmesg                               the kernel log
- *   bpfkern/tasks/<pid>/seccomp                 read: the task's filter chain (newest first,
- *                                               tcpdump -ddd); write a classic program in
- *                                               any text form to install it on that task
+ *   bpfkern/tasks/<pid>/seccomp                 read: the task's filter chain, newest first,
+ *                                               each as the user wrote it (Linux's saved
+ *                                               original: `ld [0]` is 32, not the checker's
+ *                                               33) in tcpdump -ddd form under a header
+ *                                               `# filter N: LEN insns, flags 0xF (names)
+ *                                               [, listener]`; write a classic program in
+ *                                               any text form to install it on that task,
+ *                                               or a whole readback to install that chain
+ *                                               (oldest first, LOG flags kept)
  *   bpfkern/sockets/<id>/info                   owner, family/type, addresses, TCP state,
  *                                               filter, locked, rx/drop counters
  *   bpfkern/sockets/<id>/filter                 read: the filter (tcpdump -d listing, or
@@ -52,8 +58,7 @@ import { bpfCommand, type BpfAttr } from '../kernel/bpf/syscall.js';
 import { perKernel } from '../kernel/kernel.js';
 import { allMaps, allProgs, mapById, progById } from '../kernel/bpf/objects.js';
 import { KernelError } from '../kernel/errno.js';
-import { parseClassic, formatDdd } from '../kernel/bpf/classic/text.js';
-import { seccompOf, setModeFilter } from '../subsystems/seccomp/index.js';
+import { installFiltersText, seccompFiltersText } from '../subsystems/seccomp/index.js';
 import { socketControl } from '../subsystems/net/index.js';
 import { mapDump, mapInfoJson, mapShow, progInfoJson, progJited, progShow, progXlated } from './bpfshow.js';
 import { attrFile, dynamicDir, hostContext, lookup, mountAt, seqFile, staticDir, type FsContext, type Inode, type OpenFile } from './vfs.js';
@@ -80,24 +85,13 @@ export interface DebugfsState {
   tasks: DebugfsControl | null;
 }
 
-/** tasks/<pid>/seccomp through the seccomp subsystem's public API. */
+/** tasks/<pid>/seccomp through the seccomp subsystem's public API (its text form, both ways). */
 function seccompControl(kernel: Kernel): DebugfsControl {
   const task = (name: string): Task => kernel.tasks.get(Number(name));
   return {
     list: () => [...kernel.tasks.byPid.values()].filter((t) => t.state !== 'dead').map((t) => String(t.pid)),
-    show: (name) => {
-      const st = seccompOf(task(name));
-      const out: string[] = [];
-      let i = 0;
-      for (let f = st.filter; f; f = f.prev) out.push(`# filter ${i++}${f.log ? ' (log)' : ''}\n${formatDdd(f.classic)}`);
-      return out.length > 0 ? out.join('') : `# no filter (seccomp mode ${st.mode})\n`;
-    },
-    store: (name, text) => {
-      const filter = parseClassic(text);
-      setModeFilter(kernel, task(name), 0, { len: filter.length, filter }, () => {
-        throw new KernelError('EINVAL', 'no listener from debugfs');
-      });
-    },
+    show: (name) => seccompFiltersText(task(name)),
+    store: (name, text) => installFiltersText(kernel, task(name), text),
   };
 }
 

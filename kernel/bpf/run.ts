@@ -8,10 +8,11 @@
 import { KernelError } from '../errno.js';
 import { perKernel, type Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
-import { interpRun } from './interpreter.js';
-import { jitCompile } from './jit/index.js';
+import { interpRun, interpRun32 } from './interpreter.js';
+import { BPF_PSEUDO_CALL, type Insn } from './isa.js';
+import { jitCompile, jitFault } from './jit/index.js';
 import { acquireStack, releaseStack } from './stack.js';
-import type { BpfProg, RunEnv } from './types.js';
+import type { BpfProg, RunEnv, RunPacket } from './types.js';
 
 export type Engine = 'interp' | 'jit';
 
@@ -20,7 +21,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export interface RunOptions {
   task?: Task | null;
   /** Packet for LD_ABS/LD_IND and skb helpers (address-space offsets, see RunEnv). */
-  packet?: { data: number; len: number; mac: number; net: number };
+  packet?: RunPacket;
   /** Subsystem data for helpers (the skb, the trace event...). */
   data?: unknown;
   cpu?: number;
@@ -94,24 +95,75 @@ export function bpfProgSelectRuntime(kernel: Kernel, prog: BpfProg): void {
 
 
 /**
- * A program bound to a caller that runs it very often with only the context changing
- * (tracing event filters: every event of a filtered tracepoint). Returns the low 32 bits
- * of r0, as Linux's bpf_prog_run() does. What it saves over bpfProgRun, per run:
+ * A program bound to a caller that runs it very often with only the context (and the
+ * packet) changing: tracing event filters (every event of a filtered tracepoint), offline
+ * packet filtering (tcpdump -r, the net bench), and any subsystem that wants it (socket
+ * filters, seccomp: see the one-line changes in kernel/bpf/README.md). Returns the low
+ * 32 bits of r0 as a signed 32-bit number, as Linux's bpf_prog_run() returns a u32 (use
+ * `>>> 0` for the unsigned value).
  *
- * - JIT, program without helpers (JitImage.runRaw, rawNeedsEnv false): no RunEnv, no
- *   BigInt, no stack pool traffic: one call into the module on a stack region the kernel
- *   keeps for such runs (they cannot nest: nothing inside them can run another program).
- * - otherwise: one RunEnv preallocated for this runner and reset per run (the stack
- *   comes from the pool as usual); a nested run of the same runner (a helper firing the event the
- *   program filters) is detected and takes the ordinary bpfProgRun path.
+ *   run(ctxOff, task?, packet?, data?, cpu?)
+ *
+ * ctxOff is the context's address-space offset (r1 = its BPF address); packet is what
+ * LD_ABS/LD_IND read (RunEnv.packet; a caller may reuse one object, it is read only
+ * during the run); data is RunEnv.data for helpers (the skb's device for classic
+ * ancillary loads); cpu defaults to kernel.currentCpu. What it saves over bpfProgRun,
+ * per run:
+ *
+ * - JIT, program without helper calls (JitImage.runRaw, rawNeedsEnv false; packet
+ *   filters included): no RunEnv, no BigInt, no stack pool traffic: one call into the
+ *   module, the packet passed as i32 parameters, on a stack region the kernel keeps for
+ *   such runs (they cannot nest: nothing inside them can run another program).
+ * - interpreter, program without helper calls: the numeric entry (interpRun32: r1 from
+ *   the offset, no BigInt in or out) on the same stack region, one RunEnv preallocated
+ *   for this runner and reset per run.
+ * - otherwise (helpers): the same preallocated RunEnv (its `ctx` is computed only when a
+ *   helper reads it), a stack region from the pool; a nested run of the same runner (a
+ *   helper firing the event the program filters) is detected and takes the ordinary
+ *   bpfProgRun path.
  *
  * `engine` fixes the engine (the bench, tests); without it each run picks as bpfProgRun
  * does (the JIT image when there is one and bpf_jit_enable is on).
  */
-export type ProgRunner = (ctxOff: number, task?: Task | null) => number;
+export type ProgRunner = (
+  ctxOff: number,
+  task?: Task | null,
+  packet?: RunPacket | null,
+  data?: unknown,
+  cpu?: number,
+) => number;
 
-/** One stack region per kernel for raw (env-free) JIT runs; see bpfProgRunner. */
+/** One stack region per kernel for runs that cannot nest (no helper calls); see bpfProgRunner. */
 const rawStackOf = perKernel((kernel: Kernel): number => acquireStack(kernel));
+
+/** The RunEnv a runner reuses: `ctx` (a BigInt) is only made when a helper reads it. */
+class RunnerEnv implements RunEnv {
+  ctxOff = 0;
+  cpu = 0;
+  task: Task | null = null;
+  tailCalls = 0;
+  tailCallTarget: BpfProg | null = null;
+  packet: RunPacket | undefined = undefined;
+  data: unknown = undefined;
+  callSubprog?: (insnIdx: number, args: readonly bigint[]) => bigint;
+  constructor(
+    readonly kernel: Kernel,
+    public prog: BpfProg,
+  ) {}
+  get ctx(): bigint {
+    return this.kernel.mem.addr(this.ctxOff);
+  }
+}
+
+/** Whether a program calls helpers (or kfuncs, callx): then a run may nest or need an env. */
+function callsHelpers(insns: readonly Insn[]): boolean {
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k]!;
+    if (i.code === 0x18) k++; // the second slot of LD_IMM64
+    else if ((i.code === 0x85 && i.src !== BPF_PSEUDO_CALL) || i.code === 0x8d) return true;
+  }
+  return false;
+}
 
 export function bpfProgRunner(kernel: Kernel, prog: BpfProg, engine?: Engine): ProgRunner {
   if (engine === 'jit' && prog.jited === null) {
@@ -119,19 +171,29 @@ export function bpfProgRunner(kernel: Kernel, prog: BpfProg, engine?: Engine): P
   }
   const image = prog.jited;
   const raw = image !== null && image.runRaw !== undefined && image.rawNeedsEnv === false ? image.runRaw : null;
-  const rawTop = raw !== null ? rawStackOf(kernel) : 0;
-  const env: Mutable<RunEnv> = { kernel, prog, ctx: 0n, cpu: 0, task: null, tailCalls: 0, tailCallTarget: null };
+  // A program without helper calls cannot run another program or be re-entered: its runs
+  // share the kernel's raw stack region and this runner's env without any bookkeeping.
+  const leaf = !callsHelpers(prog.xlated);
+  const rawTop = raw !== null || leaf ? rawStackOf(kernel) : 0;
+  const env = new RunnerEnv(kernel, prog);
   let busy = false;
-  const slow = (ctxOff: number, task: Task | null, eng: Engine): number =>
-    Number(BigInt.asUintN(32, bpfProgRun(kernel, prog, kernel.mem.addr(ctxOff), { task, engine: eng }))) | 0;
-  const withEnv = (ctxOff: number, task: Task | null, eng: Engine): number => {
-    if (busy) return slow(ctxOff, task, eng);
+  const slow = (ctxOff: number, task: Task | null, packet: RunPacket | null, data: unknown, cpu: number | undefined, eng: Engine): number => {
+    const opts: RunOptions = { task, engine: eng };
+    if (packet !== null) opts.packet = packet;
+    if (data !== undefined) opts.data = data;
+    if (cpu !== undefined) opts.cpu = cpu;
+    return Number(BigInt.asUintN(32, bpfProgRun(kernel, prog, kernel.mem.addr(ctxOff), opts))) | 0;
+  };
+  const withEnv = (ctxOff: number, task: Task | null, packet: RunPacket | null, data: unknown, cpu: number | undefined, eng: Engine): number => {
+    if (busy) return slow(ctxOff, task, packet, data, cpu, eng);
     busy = true;
-    const top = acquireStack(kernel);
-    env.ctx = kernel.mem.addr(ctxOff);
+    const top = leaf ? rawTop : acquireStack(kernel);
+    env.ctxOff = ctxOff;
     env.prog = prog;
-    env.cpu = kernel.currentCpu;
+    env.cpu = cpu ?? kernel.currentCpu;
     env.task = task;
+    env.packet = packet ?? undefined;
+    env.data = data;
     env.tailCalls = 0;
     env.tailCallTarget = null;
     prog.runCount++;
@@ -141,22 +203,68 @@ export function bpfProgRunner(kernel: Kernel, prog: BpfProg, engine?: Engine): P
         if (run !== undefined) return run(ctxOff, top, env);
         return Number(BigInt.asUintN(32, image!.run(env))) | 0;
       }
-      return Number(BigInt.asUintN(32, interpRun(env, top))) | 0;
+      return interpRun32(env, ctxOff, top);
     } finally {
-      releaseStack(kernel, top);
+      if (!leaf) releaseStack(kernel, top);
       busy = false;
     }
   };
-  const jitRun = (ctxOff: number, task: Task | null = null): number => {
+  const jitRun = (ctxOff: number, task: Task | null = null, packet: RunPacket | null = null, data?: unknown, cpu?: number): number => {
     if (raw !== null) {
       prog.runCount++;
-      return raw(ctxOff, rawTop, null);
+      return raw(ctxOff, rawTop, null, packet);
     }
-    return withEnv(ctxOff, task, 'jit');
+    return withEnv(ctxOff, task, packet, data, cpu, 'jit');
   };
-  const interp = (ctxOff: number, task: Task | null = null): number => withEnv(ctxOff, task, 'interp');
+  const interp = (ctxOff: number, task: Task | null = null, packet: RunPacket | null = null, data?: unknown, cpu?: number): number =>
+    withEnv(ctxOff, task, packet, data, cpu, 'interp');
   if (engine === 'jit') return jitRun;
   if (engine === 'interp') return interp;
-  return (ctxOff, task = null) =>
-    image !== null && kernel.sysctl.bpfJitEnable !== 0 ? jitRun(ctxOff, task) : interp(ctxOff, task);
+  return (ctxOff, task = null, packet = null, data, cpu) =>
+    image !== null && kernel.sysctl.bpfJitEnable !== 0 ? jitRun(ctxOff, task, packet, data, cpu) : interp(ctxOff, task, packet, data, cpu);
+}
+
+/**
+ * A runner for packet programs with the packet as numbers (what offline filtering and
+ * socket filters have at hand): run(ctxOff, data, len, mac, net) with the meanings of
+ * RunPacket, no task, no helper data; returns r0's low 32 bits as bpfProgRunner does.
+ * On the JIT, for a program without helper calls (every tcpdump expression), it is the
+ * module's $main_raw called straight with the five numbers and the kernel's stack region
+ * for runs that cannot nest; otherwise it goes through bpfProgRunner with a packet object
+ * of its own.
+ */
+export type PacketRunner = (ctxOff: number, data: number, len: number, mac: number, net: number) => number;
+
+export function bpfPacketRunner(kernel: Kernel, prog: BpfProg, engine?: Engine): PacketRunner {
+  const general = bpfProgRunner(kernel, prog, engine); // also refuses a forced JIT without an image
+  const pkt: RunPacket = { data: 0, len: 0, mac: 0, net: 0 };
+  let depth = 0;
+  const viaRunner = (ctxOff: number, data: number, len: number, mac: number, net: number): number => {
+    // A nested run (a helper running this program again) gets its own packet object.
+    const p = depth === 0 ? pkt : { data, len, mac, net };
+    p.data = data;
+    p.len = len;
+    p.mac = mac;
+    p.net = net;
+    depth++;
+    try {
+      return general(ctxOff, null, p);
+    } finally {
+      depth--;
+    }
+  };
+  const entry = prog.jited?.rawEntry;
+  if (entry === undefined || engine === 'interp') return viaRunner;
+  const top = rawStackOf(kernel);
+  const jit = (ctxOff: number, data: number, len: number, mac: number, net: number): number => {
+    prog.runCount++;
+    try {
+      return entry(ctxOff, top, data, len, mac, net);
+    } catch (e) {
+      throw jitFault(prog, e);
+    }
+  };
+  if (engine === 'jit') return jit;
+  return (ctxOff, data, len, mac, net) =>
+    kernel.sysctl.bpfJitEnable !== 0 ? jit(ctxOff, data, len, mac, net) : viaRunner(ctxOff, data, len, mac, net);
 }

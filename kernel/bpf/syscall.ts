@@ -31,6 +31,7 @@ import {
   registerProg,
 } from './objects.js';
 import { getPinned, pinObject } from './pins.js';
+import { BPF_LINK_TYPE, BPF_PERF_EVENT, BpfLinkFile, installLinkFd, isPerfLinkTarget, registerLink } from './link.js';
 import { findProgType } from './progtypes.js';
 import { bpfProgSelectRuntime } from './run.js';
 import { progTag } from './tag.js';
@@ -94,6 +95,22 @@ export interface BpfAttr {
   // BPF_OBJ_GET_INFO_BY_FD
   info?: BpfProgInfo | BpfMapInfo | null;
   info_len?: number;
+  /** OBJ_GET_INFO_BY_FD on a link fd writes struct bpf_link_info here (info stays null). */
+  link_info?: BpfLinkInfo | null;
+  // BPF_LINK_CREATE (link_create: prog_fd above, flags above)
+  target_fd?: number;
+  attach_type?: number;
+  /** link_create.perf_event.bpf_cookie. */
+  bpf_cookie?: bigint | number;
+}
+
+/** struct bpf_link_info, the fields bpfkern fills (perf_event links). */
+export interface BpfLinkInfo {
+  kind: 'link';
+  type: number;
+  id: number;
+  prog_id: number;
+  attach_type: number;
 }
 
 /** struct bpf_prog_info, the fields bpfkern fills. */
@@ -697,9 +714,54 @@ function objGetInfoByFd(kernel: Kernel, task: Task, a: BpfAttr): number {
   const f = task.fds.get(a.bpf_fd ?? -1);
   if (f instanceof BpfProgFile) a.info = progInfo(kernel, f.prog);
   else if (f instanceof BpfMapFile) a.info = mapInfo(f.map);
+  else if (f instanceof BpfLinkFile) {
+    const l = f.link;
+    a.link_info = { kind: 'link', type: l.type, id: l.id, prog_id: l.prog.id, attach_type: l.attachType };
+    a.info_len = Object.keys(a.link_info).length;
+    return 0;
+  }
   else throw new KernelError('EINVAL', `fd ${a.bpf_fd} is not a BPF object`);
   a.info_len = Object.keys(a.info).length;
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Links
+
+/**
+ * link_create for the attach types bpfkern has (Linux's order of checks): the program fd
+ * (EBADF, EINVAL for another file), the attach type against the program type (EINVAL:
+ * tracepoint and perf_event programs take only BPF_PERF_EVENT, and BPF_PERF_EVENT no other
+ * program type here), then bpf_perf_link_attach: flags must be 0 (EINVAL), target_fd must
+ * be a perf event (perf_event_get: EBADF), and the event takes the program or refuses it
+ * (perf_event_set_bpf_prog: EINVAL for a mismatched program, EEXIST when the event has
+ * one). Returns the link fd; closing its last copy detaches.
+ */
+function linkCreate(kernel: Kernel, task: Task, a: BpfAttr): number {
+  const prog = progFromFd(task, a.prog_fd ?? -1);
+  const attachType = u32(a.attach_type, 'attach_type');
+  const isPerfProg = prog.type.id === P.BPF_PROG_TYPE_TRACEPOINT || prog.type.id === P.BPF_PROG_TYPE_PERF_EVENT || prog.type.id === P.BPF_PROG_TYPE_KPROBE;
+  if (!isPerfProg || attachType !== BPF_PERF_EVENT) {
+    throw new KernelError('EINVAL', `attach type ${attachType} does not fit a ${prog.type.name} program`);
+  }
+  if ((a.flags ?? 0) !== 0) throw new KernelError('EINVAL', 'link_create flags must be 0 for a perf event link');
+  const target = task.fds.has(a.target_fd ?? -1) ? task.fds.get(a.target_fd ?? -1) : null;
+  if (!target || !isPerfLinkTarget(target)) throw new KernelError('EBADF', `fd ${a.target_fd} is not a perf event`);
+  const cookie = BigInt.asUintN(64, BigInt(a.bpf_cookie ?? 0));
+  // Two references: the link's (bpf_link_init) and the event's (bpf_prog_inc after set_bpf_prog).
+  // On failure attachBpfLink leaves the event's reference with us.
+  bpfProgGet(prog);
+  bpfProgGet(prog);
+  let detach: () => void;
+  try {
+    detach = target.attachBpfLink(prog, cookie);
+  } catch (e) {
+    bpfProgPut(kernel, prog);
+    bpfProgPut(kernel, prog);
+    throw e;
+  }
+  const link = registerLink(kernel, { type: BPF_LINK_TYPE.BPF_LINK_TYPE_PERF_EVENT, attachType, prog, detach });
+  return installLinkFd(kernel, task, link);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -739,6 +801,8 @@ export function bpfCommand(kernel: Kernel, task: Task, cmd: number, attr: BpfAtt
       return mapGetFdById(kernel, task, attr);
     case C.BPF_OBJ_GET_INFO_BY_FD:
       return objGetInfoByFd(kernel, task, attr);
+    case C.BPF_LINK_CREATE:
+      return linkCreate(kernel, task, attr);
     default:
       throw new KernelError('EINVAL', `unsupported bpf command ${cmd}`);
   }

@@ -122,6 +122,13 @@ export interface JitImage {
    */
   runRaw?: (ctxOff: number, stackTop: number, env: RunEnv | null, packet?: RunPacket | null) => number;
   /**
+   * $main_raw itself, when rawNeedsEnv is false: (ctxOff, stackTop, pktData, pktLen,
+   * pktMac, pktNet) -> r0's low 32 bits, with no JavaScript frame in between (run.ts's
+   * bpfPacketRunner calls it per packet). A bad access surfaces as a
+   * WebAssembly.RuntimeError: callers turn it into EFAULT (jit/index.ts's jitFault).
+   */
+  rawEntry?: (ctxOff: number, stackTop: number, data: number, len: number, mac: number, net: number) => number;
+  /**
    * runRaw needs an env: the program calls helpers or has callbacks. Without one, a
    * packet program takes its packet as runRaw's `packet` (absent: no packet).
    */

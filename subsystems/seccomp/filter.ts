@@ -40,7 +40,13 @@ import {
 
 export interface SeccompFilter {
   readonly prog: BpfProg;
-  /** The program as installed (after seccomp_check_filter's rewriting). */
+  /**
+   * The program as the user wrote it (Linux's fprog->orig_prog, saved by
+   * bpf_prog_create_from_user before seccomp_check_filter runs): what
+   * PTRACE_SECCOMP_GET_FILTER and checkpoint/restore read back, so `ld [0]` stays 0x20.
+   */
+  readonly orig: readonly SockFilter[];
+  /** The program as checked (after seccomp_check_filter's rewriting: `ld [k]` is 0x21). */
   readonly classic: readonly SockFilter[];
   readonly prev: SeccompFilter | null;
   /** SECCOMP_FILTER_FLAG_LOG: log the actions this filter takes (when actions_logged says so). */
@@ -128,10 +134,14 @@ export function prepareFilter(kernel: Kernel, task: Task, fprog: unknown, flags:
     code: f.code & 0xffff, jt: f.jt & 0xff, jf: f.jf & 0xff, k: f.k >>> 0,
   }));
   checkClassic(raw);
+  const orig: readonly SockFilter[] = raw.map((f) => ({ ...f }));
   const classic = seccompCheckFilter(raw);
   const prog = bpfProgCreateClassic(kernel, classic, { type: SECCOMP_PROG_TYPE, checked: true, seccomp: true, uid: task.cred.uid });
+  // The original program is what the program shows as its classic form (bpf_prog->orig_prog).
+  prog.classic = orig;
   return {
     prog,
+    orig,
     classic,
     prev: null,
     log: (flags & SECCOMP_FILTER_FLAG_LOG) !== 0,

@@ -24,6 +24,7 @@ export {
   seccompStatusLines, actionsAvailText, actionsLoggedText, writeActionsLogged, judge, prepareFilter,
   seccompOf, setModeFilter, type SeccompFilter,
 } from './filter.js';
+export { seccompFiltersText, installFiltersText, parseFiltersText, filterFlags } from './debug.js';
 
 function toU32(v: SyscallArg): number {
   if (typeof v === 'bigint') return Number(BigInt.asUintN(32, v));

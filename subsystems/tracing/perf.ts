@@ -7,6 +7,7 @@
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
+import type { PerfLinkTarget } from '../../kernel/bpf/link.js';
 import { bpfProgGetFromFd, bpfProgPut } from '../../kernel/bpf/objects.js';
 import type { BpfProg } from '../../kernel/bpf/types.js';
 import { defineSyscall } from '../../kernel/syscall.js';
@@ -25,7 +26,7 @@ export interface PerfEventAttr {
   config: number | bigint;
 }
 
-export class PerfEventFile implements FileObject {
+export class PerfEventFile implements FileObject, PerfLinkTarget {
   readonly kind = 'perf_event';
   prog: BpfProg | null = null;
   enabled = true;
@@ -43,14 +44,48 @@ export class PerfEventFile implements FileObject {
     else if (this.prog) bpfProgPut(this.kernel, this.prog);
     this.prog = null;
   }
+  /** perf_event_attach_bpf_prog: takes the reference passed in, or leaves it with the caller on error. */
+  private setProg(prog: BpfProg): void {
+    if (this.prog) throw new KernelError('EEXIST', 'a program is already attached');
+    if (prog.type.id !== BPF_PROG_TYPE.BPF_PROG_TYPE_TRACEPOINT) {
+      throw new KernelError('EINVAL', `a tracepoint event takes tracepoint programs, not ${prog.type.name}`);
+    }
+    // attachProg refuses (EEXIST) a program already on the event through another perf fd.
+    if (this.enabled) tracingOf(this.kernel).attachProg(this.event, prog);
+    this.prog = prog;
+  }
+
+  /** BPF_LINK_CREATE (bpf_perf_link_attach): see PerfLinkTarget. */
+  attachBpfLink(prog: BpfProg, _cookie: bigint): () => void {
+    this.setProg(prog);
+    this.retain(); // the link's perf_file reference
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      // perf_event_free_bpf_prog, then fput(perf_file).
+      if (this.prog === prog) {
+        if (this.enabled) tracingOf(this.kernel).detachProg(this.event, prog);
+        else bpfProgPut(this.kernel, prog);
+        this.prog = null;
+      }
+      this.release();
+    };
+  }
+
   ioctl(task: Task, request: number, arg: unknown): number {
     const state = tracingOf(this.kernel);
     switch (request) {
       case PERF_EVENT_IOC_SET_BPF: {
         if (this.prog) throw new KernelError('EEXIST', 'a program is already attached');
+        if (this.prog) throw new KernelError('EEXIST', 'a program is already attached');
         const prog = bpfProgGetFromFd(task, Number(arg), BPF_PROG_TYPE.BPF_PROG_TYPE_TRACEPOINT);
-        this.prog = prog;
-        if (this.enabled) state.attachProg(this.event, prog);
+        try {
+          this.setProg(prog);
+        } catch (e) {
+          bpfProgPut(this.kernel, prog);
+          throw e;
+        }
         return 0;
       }
       case PERF_EVENT_IOC_ENABLE:

@@ -161,8 +161,10 @@ describe.skipIf(problem !== null)('scenario 5 through FUSE: a seccomp filter fro
     const ev = `${T}/events/raw_syscalls/sys_exit`;
     const sync = await sh(`echo 'common_pid == ${pid}' > ${ev}/filter && echo 1 > ${ev}/enable && echo > ${T}/trace && head -n 2 ${T}/trace_pipe >/dev/null && echo 0 > ${ev}/enable`, 20_000);
     expect(sync.code).toBe(0);
-    const r = await sh(`echo ${q(PROG)} > ${DBG}/tasks/${pid}/seccomp && cat ${mnt}/proc/${pid}/status`);
+    const r = await sh(`echo ${q(PROG)} > ${DBG}/tasks/${pid}/seccomp && cat ${mnt}/proc/${pid}/status ${DBG}/tasks/${pid}/seccomp`);
     expect(r.stderr).toBe('');
+    // Read back as written: ld [k] stays 32 (Linux keeps the original program).
+    expect(r.stdout).toContain('# filter 0: 6 insns, flags 0x0\n6\n32 0 0 4\n21 0 3 3221225534\n32 0 0 0\n21 0 1 39\n6 0 0 2147418112\n6 0 0 2147483648\n');
     expect(r.stdout).toMatch(/^State:\t[RS] /m);
     expect(r.stdout).toMatch(/^Seccomp:\t2$/m);
     expect(r.stdout).toMatch(/^Seccomp_filters:\t1$/m);

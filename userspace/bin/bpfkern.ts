@@ -32,6 +32,14 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(rest, io);
 }
 
+// `bpfkern ... | head` closes our stdout early: stop quietly, as the real tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -41,6 +41,7 @@ export interface WasmJitImage extends JitImage {
   /** Always there on wasm images (see JitImage.runRaw). */
   readonly runRaw: (ctxOff: number, stackTop: number, env: RunEnv | null, packet?: RunPacket | null) => number;
   readonly rawNeedsEnv: boolean;
+  readonly rawEntry?: (ctxOff: number, stackTop: number, data: number, len: number, mac: number, net: number) => number;
   /** The module bytes. */
   readonly bytes: Uint8Array;
   /** The instructions that were compiled (after blinding, when on). */
@@ -176,8 +177,7 @@ function instantiate(
   };
 
   const rawNeedsEnv = hasCalls || hasCallbacks;
-  const fault = (e: unknown): unknown =>
-    e instanceof WebAssembly.RuntimeError ? new KernelError('EFAULT', `BPF program ${prog.name || prog.id} faulted: ${e.message}`) : e;
+  const fault = (e: unknown): unknown => jitFault(prog, e);
 
   /**
    * The fast entry (JitImage.runRaw): the caller owns the stack region at `top`. Without
@@ -237,6 +237,7 @@ function instantiate(
     run,
     runRaw,
     rawNeedsEnv,
+    ...(rawNeedsEnv ? {} : { rawEntry: mainRaw }),
     size: cm.bytes.length,
     dump,
     bytes: cm.bytes,
@@ -245,6 +246,13 @@ function instantiate(
     dispatched: cm.dispatched,
     compileUs: Number(process.hrtime.bigint() - t0) / 1000,
   };
+}
+
+/** What a trap of compiled code becomes: EFAULT (other errors pass unchanged). */
+export function jitFault(prog: BpfProg, e: unknown): unknown {
+  return e instanceof WebAssembly.RuntimeError
+    ? new KernelError('EFAULT', `BPF program ${prog.name || prog.id} faulted: ${e.message}`)
+    : e;
 }
 
 /** The import for one helper: i64 arguments arrive as signed BigInts; helpers take u64. */

@@ -5,7 +5,9 @@
  * Ethernet frame: LD_ABS offset 0 is the destination MAC, as for libpcap's bpf_filter().
  *
  * One context and one frame buffer are allocated once per filter and reused for every
- * frame, so filtering a million packets allocates nothing per packet.
+ * frame, and the program runs through a bpfProgRunner (kernel/bpf/run.ts): on the JIT one
+ * call into the module with the packet as i32 parameters, on the interpreter its numeric
+ * entry; so filtering a million packets allocates nothing per packet and makes no BigInt.
  *
  *   ctx  (struct __sk_buff, 192 bytes): len = the wire length (what `ld #pktlen` reads,
  *        as libpcap's bpf_filter), protocol = the EtherType; loads stop at the caplen
@@ -18,7 +20,7 @@ import { bpfProgCreateClassic } from '../../../kernel/bpf/classic/prog.js';
 import { SKB, SK_BUFF_SIZE } from '../../../kernel/bpf/skb-layout.js';
 import { BPF_PROG_TYPE } from '../../../kernel/bpf/isa.js';
 import { progTypeById } from '../../../kernel/bpf/progtypes.js';
-import { bpfProgRun, type Engine } from '../../../kernel/bpf/run.js';
+import { bpfPacketRunner, type Engine } from '../../../kernel/bpf/run.js';
 import type { BpfProg, ProgTypeDef } from '../../../kernel/bpf/types.js';
 
 export interface OfflineFilterOptions {
@@ -67,9 +69,7 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
   const ctx = mem.alloc(SK_BUFF_SIZE, 8);
   const buf = mem.alloc(capacity, 8);
   mem.u8.fill(0, ctx, ctx + SK_BUFF_SIZE);
-  const ctxAddr = mem.addr(ctx);
-  const packet = { data: buf, len: 0, mac: buf, net: buf + 14 };
-  const runOpts = opts.engine !== undefined ? { packet, engine: opts.engine } : { packet };
+  const runner = bpfPacketRunner(kernel, prog, opts.engine);
   let freed = false;
   return {
     prog,
@@ -78,23 +78,17 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
       const len = Math.min(frame.length, capacity);
       // the memory may have grown (and its views been replaced) since the last frame
       mem.u8.set(len === frame.length ? frame : frame.subarray(0, len), buf);
-      packet.data = packet.mac = buf;
-      packet.net = buf + 14;
       const dv = mem.dv;
       dv.setUint32(ctx + SKB.len, wireLen ?? len, true);
       dv.setUint16(ctx + SKB.protocol, len >= 14 ? (frame[12]! << 8) | frame[13]! : 0, false);
-      packet.len = len;
-      return Number(bpfProgRun(kernel, prog, ctxAddr, runOpts) & 0xffffffffn);
+      return runner(ctx, buf, len, buf, buf + 14) >>> 0;
     },
     runAt(at: number, caplen: number, wireLen?: number): number {
       if (freed) throw new KernelError('EBADF', 'offline filter already freed');
       const dv = mem.dv;
       dv.setUint32(ctx + SKB.len, wireLen ?? caplen, true);
       dv.setUint16(ctx + SKB.protocol, caplen >= 14 ? dv.getUint16(at + 12, false) : 0, false);
-      packet.data = packet.mac = at;
-      packet.net = at + 14;
-      packet.len = caplen;
-      return Number(bpfProgRun(kernel, prog, ctxAddr, runOpts) & 0xffffffffn);
+      return runner(ctx, at, caplen, at, at + 14) >>> 0;
     },
     free(): void {
       if (freed) return;
