@@ -25,6 +25,14 @@
  *   bpfkern/prog_load                           write PATH TYPE INSNHEX [NAME]: BPF_PROG_LOAD
  *                                               (GPL) + pin at PATH; read `id N`
  *   bpfkern/dmesg                               the kernel log
+ *   bpfkern/trace_filters/<sys>/<event>/        one per event with a compiled filter now:
+ *       xlated                                  its eBPF as bpftool dump xlated prints it
+ *       jited                                   the JIT's WebAssembly text, or `not jited
+ *                                               (why)`: JITed or not as bpf_jit_enable was
+ *                                               when the filter was written
+ *       info                                    filter text, predicates, tag, sizes,
+ *                                               helpers, the evaluator that runs it now
+ *                                               (walker / interpreter / jit), run count
  *   bpfkern/tasks/<pid>/seccomp                 read: the task's filter chain, newest first,
  *                                               each as the user wrote it (Linux's saved
  *                                               original: `ld [0]` is 32, not the checker's
@@ -60,6 +68,9 @@ import { allMaps, allProgs, mapById, progById } from '../kernel/bpf/objects.js';
 import { KernelError } from '../kernel/errno.js';
 import { installFiltersText, seccompFiltersText } from '../subsystems/seccomp/index.js';
 import { socketControl } from '../subsystems/net/index.js';
+import {
+  listFilteredEvents, readFilterInfo, readFilterJited, readFilterXlated,
+} from '../subsystems/tracing/index.js';
 import { mapDump, mapInfoJson, mapShow, progInfoJson, progJited, progShow, progXlated } from './bpfshow.js';
 import { attrFile, dynamicDir, hostContext, lookup, mountAt, seqFile, staticDir, type FsContext, type Inode, type OpenFile } from './vfs.js';
 
@@ -307,6 +318,35 @@ function num(text: string | undefined, what: string): number {
   return Number(text);
 }
 
+// ---------------------------------------------------------------------------------------
+// trace_filters/<system>/<event>/{xlated,jited,info}: the compiled event filters
+
+/**
+ * One directory per event that has a compiled filter now (an event without one, or whose
+ * filter was rejected, has none): the eBPF as bpftool prints it, the JIT's WebAssembly
+ * text (or `not jited`), and which evaluator runs it.
+ */
+function traceFiltersDir(kernel: Kernel): Inode {
+  const filtered = (): [string, string][] => listFilteredEvents(kernel);
+  return idDir(
+    () => [...new Set(filtered().map(([sys]) => sys))],
+    (sys) => {
+      if (!filtered().some(([s]) => s === sys)) return undefined;
+      return idDir(
+        () => filtered().filter(([s]) => s === sys).map(([, ev]) => ev),
+        (ev) => {
+          if (!filtered().some(([s, e]) => s === sys && e === ev)) return undefined;
+          const d = staticDir(0o700);
+          d.add('xlated', seqFile(() => readFilterXlated(kernel, sys, ev), { mode: 0o400 }));
+          d.add('jited', seqFile(() => readFilterJited(kernel, sys, ev), { mode: 0o400 }));
+          d.add('info', seqFile(() => readFilterInfo(kernel, sys, ev), { mode: 0o400 }));
+          return d;
+        },
+      );
+    },
+  );
+}
+
 export function registerDebugfs(kernel: Kernel): void {
   const root = staticDir(0o700);
   // tracefs lives at /sys/kernel/tracing; debugfs shows it again as tracing/.
@@ -388,6 +428,7 @@ export function registerDebugfs(kernel: Kernel): void {
     ),
   );
   b.add('dmesg', seqFile(() => kernel.log.lines.map((l) => l + '\n').join(''), { mode: 0o400 }));
+  b.add('trace_filters', traceFiltersDir(kernel));
   b.add('sockets', controlDir(kernel, 'sockets', 'filter'));
   b.add('tasks', controlDir(kernel, 'tasks', 'seccomp'));
   mountAt(kernel, DEBUGFS_ROOT, root);

@@ -60,7 +60,8 @@ export interface FsContext {
 /** An open file (struct file): one per open(), with its own position and state. */
 export interface OpenFile {
   readonly inode: Inode;
-  readonly flags: number;
+  /** open(2) flags; fcntl(F_SETFL) may change O_APPEND and O_NONBLOCK later. */
+  flags: number;
   readonly ctx: FsContext;
   /** The path it was opened by (for messages). */
   readonly path: string;
@@ -98,6 +99,8 @@ export interface FileOps {
   truncate?(f: OpenFile | null, size: number, ctx: FsContext): void;
   /** The size getattr reports (0 for pseudo files, as procfs and tracefs do). */
   size?(): number;
+  /** A stream (nonseekable_open / FMODE_STREAM): lseek, pread and pwrite are ESPIPE. */
+  nonseekable?: boolean;
 }
 
 /** struct inode_operations for directories. lookup/list are required; the rest optional. */
@@ -370,7 +373,7 @@ export function streamFile(opts: StreamFileOptions): Inode {
     };
     return again();
   };
-  const fops: FileOps = { read, size: () => 0, poll: (f) => toBytes(take(f, 0)).length > 0 };
+  const fops: FileOps = { read, size: () => 0, poll: (f) => toBytes(take(f, 0)).length > 0, nonseekable: true };
   if (opts.open) fops.open = opts.open;
   if (opts.release) fops.release = opts.release;
   return fileInode(fops, opts, 0o444);

@@ -297,6 +297,7 @@ export function registerTasks(kernel: Kernel): void {
     const oldPid = task.pid;
     task.comm = basename(filename).slice(0, 15);
     resetHandlersOnExec(task);
+    task.fds.closeOnExec(); // O_CLOEXEC / FD_CLOEXEC fds
     const tp = tracepointOf(kernel, 'sched', 'sched_process_exec');
     if (tp.probes.length) tp.fire(task, { filename, pid: task.tgid, old_pid: oldPid });
     return 0;
@@ -320,7 +321,7 @@ export function registerTasks(kernel: Kernel): void {
     return 0;
   });
   defineSyscall(kernel, 'close', ({ task, args }) => {
-    task.fds.close(toInt(args[0]));
+    task.fds.close(toInt(args[0]), task);
     return 0;
   });
   defineSyscall(kernel, 'ioctl', ({ task, args }) => {

@@ -55,21 +55,66 @@ export interface FileObject {
   retain?(): void;
   /** ioctl(2) on an fd of this object; absent means ENOTTY. */
   ioctl?(task: Task, request: number, arg: unknown): number | bigint | Promise<number | bigint>;
+  /**
+   * Called at each close(2) of an fd, before release() (Linux's ->flush in filp_close):
+   * buffered writes commit here. A KernelError thrown here is close(2)'s return value; the
+   * fd is closed all the same (and at exit the error is ignored, as Linux does).
+   */
+  flush?(task: Task | null): void;
+  /**
+   * read(2) / pread64(2) (kernel/file.ts): fills the start of `buf` (the caller already cut
+   * it to the count) and returns how many bytes it filled, 0 at end of file. `pos` is
+   * pread's offset, null for the file position. A read that has to wait returns a Promise
+   * (or throws EAGAIN when the file is non-blocking). Absent means EINVAL, as Linux's
+   * vfs_read without ->read.
+   */
+  read?(task: Task, buf: Uint8Array, pos: number | null): number | Promise<number>;
+  /** write(2) / pwrite64(2), the same way; returns the bytes taken. Absent means EINVAL. */
+  write?(task: Task, buf: Uint8Array, pos: number | null): number | Promise<number>;
+  /** lseek(2) (SEEK_SET/SEEK_CUR/SEEK_END...); returns the new position. Absent means ESPIPE. */
+  lseek?(offset: number, whence: number): number;
+  /** The POLL* bits ready now (POLLIN 1, POLLOUT 4, ...); absent means DEFAULT_POLLMASK. */
+  poll?(task: Task): number;
+  /**
+   * fcntl(F_GETFL) / fcntl(F_SETFL): the file status flags (access mode, O_APPEND,
+   * O_NONBLOCK). setStatusFlags gets the new O_APPEND | O_NONBLOCK bits only. Absent:
+   * F_GETFL reports O_RDWR and F_SETFL is a no-op, as for anon inodes.
+   */
+  statusFlags?(): number;
+  setStatusFlags?(flags: number): void;
 }
 
 export const RLIMIT_NOFILE = 1024;
 
 export class FdTable {
   private readonly files = new Map<number, FileObject>();
+  /** The fds with FD_CLOEXEC set (closed by execve). */
+  private readonly cloexec = new Set<number>();
 
-  install(file: FileObject): number {
-    for (let fd = 0; fd < RLIMIT_NOFILE; fd++) {
+  /** The lowest free fd >= `min` gets `file` (taking the reference the caller holds). */
+  install(file: FileObject, cloexec = false, min = 0): number {
+    for (let fd = Math.max(0, min); fd < RLIMIT_NOFILE; fd++) {
       if (!this.files.has(fd)) {
         this.files.set(fd, file);
+        if (cloexec) this.cloexec.add(fd);
         return fd;
       }
     }
-    throw new KernelError('EMFILE', 'too many open files');
+    throw new KernelError(min >= RLIMIT_NOFILE ? 'EINVAL' : 'EMFILE', 'too many open files');
+  }
+
+  /**
+   * dup2/dup3: `file` at exactly `fd`; whatever was there is closed first (its flush error
+   * ignored, as Linux's do_dup2 does).
+   */
+  installAt(fd: number, file: FileObject, cloexec = false): number {
+    if (!Number.isInteger(fd) || fd < 0 || fd >= RLIMIT_NOFILE) throw new KernelError('EBADF', `bad file descriptor ${fd}`);
+    const old = this.files.get(fd);
+    this.files.set(fd, file);
+    if (cloexec) this.cloexec.add(fd);
+    else this.cloexec.delete(fd);
+    if (old) closeFile(old);
+    return fd;
   }
 
   get(fd: number): FileObject {
@@ -82,18 +127,47 @@ export class FdTable {
     return this.files.has(fd);
   }
 
-  close(fd: number): void {
+  /** FD_CLOEXEC of an open fd (fcntl F_GETFD). */
+  isCloexec(fd: number): boolean {
+    this.get(fd);
+    return this.cloexec.has(fd);
+  }
+
+  /** fcntl F_SETFD. */
+  setCloexec(fd: number, on: boolean): void {
+    this.get(fd);
+    if (on) this.cloexec.add(fd);
+    else this.cloexec.delete(fd);
+  }
+
+  /** close(2): the fd goes; the object's flush runs (its error is returned) and one reference is dropped. */
+  close(fd: number, task: Task | null = null): void {
     const f = this.get(fd);
     this.files.delete(fd);
-    f.release();
+    this.cloexec.delete(fd);
+    closeFile(f, task, true);
   }
 
   entries(): IterableIterator<[number, FileObject]> {
     return this.files.entries();
   }
 
+  /** Every fd, as at exit: flush errors are ignored. */
   closeAll(): void {
-    for (const fd of [...this.files.keys()]) this.close(fd);
+    for (const fd of [...this.files.keys()]) this.closeQuietly(fd);
+  }
+
+  /** execve: the FD_CLOEXEC fds are closed (errors ignored). */
+  closeOnExec(): void {
+    for (const fd of [...this.cloexec]) this.closeQuietly(fd);
+  }
+
+  private closeQuietly(fd: number): void {
+    const f = this.files.get(fd);
+    if (!f) return;
+    this.files.delete(fd);
+    this.cloexec.delete(fd);
+    closeFile(f);
   }
 
   /** The child's copy at fork(2): every fd whose object can take another reference. */
@@ -103,9 +177,22 @@ export class FdTable {
       if (!f.retain) continue;
       f.retain();
       t.files.set(fd, f);
+      if (this.cloexec.has(fd)) t.cloexec.add(fd);
     }
     return t;
   }
+}
+
+/** filp_close: flush, then drop the fd's reference; the flush error is rethrown when asked. */
+function closeFile(f: FileObject, task: Task | null = null, report = false): void {
+  let err: unknown = null;
+  try {
+    f.flush?.(task);
+  } catch (e) {
+    err = e;
+  }
+  f.release();
+  if (err !== null && report) throw err;
 }
 
 /** zombie: dead, waiting for its parent's wait(2); dead: reaped (or a thread that exited). */

@@ -9,6 +9,7 @@ import { KernelError } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { decodeInsns } from './isa.js';
 import { jitCompile } from './jit/index.js';
+import { newBpfProg } from './objects.js';
 import { bpfProgRun, type Engine } from './run.js';
 import type { BpfProg, FuncProto, ProgTypeDef } from './types.js';
 
@@ -19,6 +20,7 @@ const identityProto: FuncProto = {
   args: ['ANYTHING'],
   call: (_env, r1) => r1,
 };
+const conformanceHelpers: ReadonlyMap<number, FuncProto> = new Map([[identityProto.id, identityProto]]);
 
 export const conformanceProgType: ProgTypeDef = {
   id: 0,
@@ -40,26 +42,7 @@ export function conformanceProg(kernel: Kernel, code: Uint8Array, engine: Engine
     throw new KernelError('EINVAL', `program length ${code.length} is not a positive multiple of 8`);
   }
   const insns = decodeInsns(code);
-  const prog: BpfProg = {
-    id: nextId++,
-    type: conformanceProgType,
-    name: 'conformance',
-    tag: '0000000000000000',
-    license: 'GPL',
-    gplCompatible: true,
-    insns,
-    xlated: insns.slice(),
-    helpers: new Map([[5, identityProto]]),
-    usedMaps: [],
-    stackDepth: 512,
-    loadTimeNs: 0n,
-    uid: 0,
-    jited: null,
-    jitError: null,
-    refcnt: 1,
-    runCount: 0,
-    runTimeNs: 0n,
-  };
+  const prog = newBpfProg(kernel, { id: nextId++, type: conformanceProgType, name: 'conformance', license: 'GPL', insns, helpers: conformanceHelpers });
   if (engine === 'jit') {
     try {
       prog.jited = jitCompile(kernel, prog);

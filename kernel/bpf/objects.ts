@@ -14,7 +14,9 @@
 import { KernelError } from '../errno.js';
 import { perKernel, type Kernel } from '../kernel.js';
 import type { FileObject, Task } from '../task.js';
-import type { BpfMap, BpfProg } from './types.js';
+import type { Insn } from './isa.js';
+import { progTag } from './tag.js';
+import type { BpfMap, BpfProg, FuncProto, ProgTypeDef } from './types.js';
 
 interface Objects {
   progs: Map<number, BpfProg>;
@@ -56,6 +58,60 @@ export function allocProgId(kernel: Kernel): number {
   const id = nextId(o.progs, o.nextProgId);
   o.nextProgId = id >= INT_MAX ? 1 : id + 1;
   return id;
+}
+
+/** What a new program is made of; each member left out takes the default named beside it. */
+export interface BpfProgInit {
+  type: ProgTypeDef;
+  insns: readonly Insn[];
+  helpers: ReadonlyMap<number, FuncProto>;
+  /** allocProgId's id for a program in the prog idr; 0 (the default) for one outside it. */
+  id?: number;
+  name?: string;
+  /** '' by default; gplCompatible follows from it (license_is_gpl_compatible). */
+  license?: string;
+  /** The rewritten program (default: a copy of insns). */
+  xlated?: Insn[];
+  usedMaps?: BpfMap[];
+  /** Default 512 (MAX_BPF_STACK), the most a program may use. */
+  stackDepth?: number;
+  uid?: number;
+  classic?: BpfProg['classic'];
+}
+
+/** license_is_gpl_compatible (kernel/module/main.c). */
+export function licenseIsGplCompatible(license: string): boolean {
+  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license);
+}
+
+/**
+ * The one place a BpfProg object is made (bpf_prog_alloc + what the loaders fill in):
+ * refcnt 1, owned by the caller, not yet jited (bpfProgSelectRuntime picks the engine)
+ * and not yet published (registerProg does that for programs with an id).
+ */
+export function newBpfProg(kernel: Kernel, init: BpfProgInit): BpfProg {
+  const license = init.license ?? '';
+  return {
+    id: init.id ?? 0,
+    type: init.type,
+    name: init.name ?? '',
+    tag: progTag(init.insns),
+    license,
+    gplCompatible: licenseIsGplCompatible(license),
+    insns: init.insns,
+    xlated: init.xlated ?? init.insns.map((i) => ({ ...i })),
+    helpers: init.helpers,
+    usedMaps: init.usedMaps ?? [],
+    stackDepth: init.stackDepth ?? 512,
+    loadTimeNs: kernel.clock.now(),
+    uid: init.uid ?? 0,
+    jited: null,
+    jitError: null,
+    refcnt: 1,
+    ...(init.classic ? { classic: init.classic } : {}),
+    runCount: 0,
+    runTimeNs: 0n,
+  };
 }
 
 /** Publishes a loaded program (refcnt already 1, owned by the caller). */

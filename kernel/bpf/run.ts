@@ -253,9 +253,30 @@ export function bpfPacketRunner(kernel: Kernel, prog: BpfProg, engine?: Engine):
       depth--;
     }
   };
-  const entry = prog.jited?.rawEntry;
-  if (entry === undefined || engine === 'interp') return viaRunner;
   const top = rawStackOf(kernel);
+  // The interpreter on a program without helper calls: nothing can nest or read the env
+  // but LD_ABS/LD_IND, so one env with this runner's packet object, and the numeric entry.
+  let interp = viaRunner;
+  if (!callsHelpers(prog.xlated)) {
+    const env = new RunnerEnv(kernel, prog);
+    env.packet = pkt;
+    interp = (ctxOff, data, len, mac, net) => {
+      pkt.data = data;
+      pkt.len = len;
+      pkt.mac = mac;
+      pkt.net = net;
+      env.ctxOff = ctxOff;
+      env.cpu = kernel.currentCpu;
+      prog.runCount++;
+      return interpRun32(env, ctxOff, top);
+    };
+  }
+  const entry = prog.jited?.rawEntry;
+  if (entry === undefined || engine === 'interp') {
+    if (engine === 'interp' || prog.jited === null) return interp;
+    return (ctxOff, data, len, mac, net) =>
+      kernel.sysctl.bpfJitEnable !== 0 ? viaRunner(ctxOff, data, len, mac, net) : interp(ctxOff, data, len, mac, net);
+  }
   const jit = (ctxOff: number, data: number, len: number, mac: number, net: number): number => {
     prog.runCount++;
     try {
@@ -266,5 +287,5 @@ export function bpfPacketRunner(kernel: Kernel, prog: BpfProg, engine?: Engine):
   };
   if (engine === 'jit') return jit;
   return (ctxOff, data, len, mac, net) =>
-    kernel.sysctl.bpfJitEnable !== 0 ? jit(ctxOff, data, len, mac, net) : viaRunner(ctxOff, data, len, mac, net);
+    kernel.sysctl.bpfJitEnable !== 0 ? jit(ctxOff, data, len, mac, net) : interp(ctxOff, data, len, mac, net);
 }

@@ -27,14 +27,13 @@ import { BPF_F } from './maps/common.js';
 import { mapOpsByType } from './maps/index.js';
 import {
   BpfMapFile, BpfProgFile, allMaps, allProgs, allocProgId, bpfMapGet, bpfMapPut, bpfProgGet, bpfProgPut,
-  installMapFd, installProgFd, mapAddr, mapById, mapFromFd, progById, progFromFd, registerMap,
-  registerProg,
+  installMapFd, installProgFd, mapAddr, mapById, mapFromFd, newBpfProg, progById, progFromFd,
+  registerMap, registerProg,
 } from './objects.js';
 import { getPinned, pinObject } from './pins.js';
 import { BPF_LINK_TYPE, BPF_PERF_EVENT, BpfLinkFile, installLinkFd, isPerfLinkTarget, registerLink } from './link.js';
 import { findProgType } from './progtypes.js';
 import { bpfProgSelectRuntime } from './run.js';
-import { progTag } from './tag.js';
 import type { BpfMap, BpfProg, MapAttr } from './types.js';
 
 /** union bpf_attr as bpfkern's userspace passes it (see the file comment). */
@@ -351,10 +350,6 @@ function mapFreeze(task: Task, a: BpfAttr): number {
 // ---------------------------------------------------------------------------------------
 // Programs
 
-function licenseIsGplCompatible(license: string): boolean {
-  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license);
-}
-
 /** The verifier log as BPF_PROG_LOAD hands it back (bpf_vlog_finalize). */
 interface LoadLog {
   level: number;
@@ -491,26 +486,7 @@ function progLoad(kernel: Kernel, task: Task, a: BpfAttr): number {
     const xlated = resolveLdImm64(kernel, task, insns, used);
     const processed = insns.length - insns.filter((i, n) => n > 0 && isLdImm64(insns[n - 1]!)).length;
     text = checked.log || verificationStats(processed);
-    prog = {
-      id: allocProgId(kernel),
-      type,
-      name,
-      tag: progTag(insns),
-      license,
-      gplCompatible: licenseIsGplCompatible(license),
-      insns,
-      xlated,
-      helpers,
-      usedMaps: used,
-      stackDepth: 512,
-      loadTimeNs: kernel.clock.now(),
-      uid: task.cred.uid,
-      jited: null,
-      jitError: null,
-      refcnt: 1,
-      runCount: 0,
-      runTimeNs: 0n,
-    };
+    prog = newBpfProg(kernel, { id: allocProgId(kernel), type, name, license, insns, xlated, helpers, usedMaps: used, uid: task.cred.uid });
     bpfProgSelectRuntime(kernel, prog);
   } catch (e) {
     for (const m of used) bpfMapPut(kernel, m);

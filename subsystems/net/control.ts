@@ -47,6 +47,9 @@ function protoName(sk: Socket): string {
 /**
  * One `key: value` per line:
  *   id owner family type protocol state local remote filter locked rx_packets rx_dropped rx_queue
+ *   rcvbuf rcvbuf_drops
+ * rx_dropped counts the filter's drops; rx_queue is the queued bytes; rcvbuf_drops the
+ * packets refused because the queue's truesize had reached rcvbuf (Linux's sk_drops).
  */
 export function socketInfo(kernel: Kernel, sk: Socket): string {
   let local = '-';
@@ -78,6 +81,8 @@ export function socketInfo(kernel: Kernel, sk: Socket): string {
     ['rx_packets', sk.rxPackets],
     ['rx_dropped', sk.filterDrops],
     ['rx_queue', sk.rx.reduce((n, d) => n + d.bytes.length, 0)],
+    ['rcvbuf', sk.rcvbuf],
+    ['rcvbuf_drops', sk.rcvbufDrops],
   ];
   void kernel;
   return lines.map(([k, v]) => `${k}: ${v}\n`).join('');

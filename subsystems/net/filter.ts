@@ -11,22 +11,23 @@
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { Task } from '../../kernel/task.js';
-import { SKB, SK_BUFF_SIZE } from '../../kernel/bpf/skb-layout.js';
 import { bpfProgCreateClassic } from '../../kernel/bpf/classic/prog.js';
 import { decodeSockFilters, encodeSockFilters, BPF_MAXINSNS, SOCK_FILTER_SIZE, type SockFilter } from '../../kernel/bpf/classic/isa.js';
 import type { ClassicSkbData } from '../../kernel/bpf/classic/helpers.js';
 import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
 import { bpfProgGet, bpfProgGetFromFd, bpfProgPut } from '../../kernel/bpf/objects.js';
-import { progTypeById } from '../../kernel/bpf/progtypes.js';
 import { bpfProgRun } from '../../kernel/bpf/run.js';
-import type { BpfProg, ProgTypeDef } from '../../kernel/bpf/types.js';
+import type { BpfProg } from '../../kernel/bpf/types.js';
+import type { VlanInfo } from './frames.js';
 import type { NetDevice } from './netdev.js';
+import { socketFilterProgType } from './progtypes.js';
+import { buildSkb } from './skb.js';
 
 /** What a filter runs on: one packet as one socket sees it. */
 export interface SkBuff {
-  /** The bytes from the MAC header (or from the payload when there is none). */
+  /** The bytes from the MAC header on (the payload alone when there is none: AF_UNIX). */
   readonly frame: Uint8Array;
-  readonly macOff: number;
+  /** Where the network header starts: the MAC header's length (0 without one). */
   readonly netOff: number;
   /** Where skb->data points for this socket (LD_ABS 0). */
   readonly dataOff: number;
@@ -34,32 +35,16 @@ export interface SkBuff {
   readonly protocol: number;
   readonly pktType: number;
   readonly dev: NetDevice | null;
-  readonly mark: number;
-  readonly hash: number;
-  readonly queueMapping: number;
-  readonly vlan: { present: boolean; tci: number; proto: number };
+  readonly vlan: VlanInfo;
+  /** skb->mark, skb->hash, skb->queue_mapping: 0 when left out (no netfilter, RPS or multiqueue here). */
+  readonly mark?: number;
+  readonly hash?: number;
+  readonly queueMapping?: number;
 }
 
 export interface SocketFilterState {
   prog: BpfProg | null;
   locked: boolean;
-}
-
-/**
- * The program type classic filters run as: the registered socket_filter when the net
- * program types are in (progtypes.ts), else a bare one with the same id and context size.
- */
-function socketFilterType(kernel: Kernel): ProgTypeDef {
-  return (
-    progTypeById(kernel, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER) ?? {
-      id: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
-      name: 'socket_filter',
-      ctxSize: SK_BUFF_SIZE,
-      ctxFields: [],
-      allowedHelpers: new Set(),
-      allowsLdAbs: true,
-    }
-  );
 }
 
 function setFilter(kernel: Kernel, st: SocketFilterState, prog: BpfProg): void {
@@ -99,7 +84,7 @@ export function attachClassic(kernel: Kernel, task: Task, st: SocketFilterState,
 export function attachClassicInsns(kernel: Kernel, uid: number, st: SocketFilterState, insns: readonly SockFilter[]): void {
   if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
   if (insns.length === 0 || insns.length > BPF_MAXINSNS) throw new KernelError('EINVAL', `bad filter length ${insns.length}`);
-  const prog = bpfProgCreateClassic(kernel, [...insns], { type: socketFilterType(kernel), uid });
+  const prog = bpfProgCreateClassic(kernel, [...insns], { type: socketFilterProgType, uid });
   setFilter(kernel, st, prog);
 }
 
@@ -113,7 +98,7 @@ export function attachProg(kernel: Kernel, st: SocketFilterState, prog: BpfProg)
 /** SO_ATTACH_BPF: a u32 program fd of type socket_filter. */
 export function attachEbpf(kernel: Kernel, task: Task, st: SocketFilterState, optval: unknown, optlen: number): void {
   if (optlen !== 4) throw new KernelError('EINVAL', 'SO_ATTACH_BPF needs a 4-byte fd');
-  const fd = readU32(optval);
+  const fd = optvalU32(optval);
   if (st.locked) throw new KernelError('EPERM', 'socket filter is locked');
   const prog = bpfProgGetFromFd(task, fd, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER);
   setFilter(kernel, st, prog);
@@ -129,7 +114,7 @@ export function detach(kernel: Kernel, st: SocketFilterState): void {
 
 export function lock(st: SocketFilterState, optval: unknown, optlen: number): void {
   if (optlen < 4) throw new KernelError('EINVAL', 'SO_LOCK_FILTER needs an int');
-  const on = readU32(optval) !== 0;
+  const on = optvalU32(optval) !== 0;
   if (st.locked && !on) throw new KernelError('EPERM', 'socket filter lock cannot be undone');
   st.locked = on;
 }
@@ -150,44 +135,33 @@ export function getFilter(st: SocketFilterState, buf: Uint8Array | null, len: nu
   return classic.length;
 }
 
-function readU32(v: unknown): number {
+/** An int optval: a number, or the bytes of a little-endian u32. */
+export function optvalU32(v: unknown): number {
   if (typeof v === 'number') return v >>> 0;
   if (v instanceof Uint8Array && v.length >= 4) return new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
   throw new KernelError('EFAULT', 'bad optval');
 }
 
 /**
- * Runs prog on skb; returns the program's u32 result (bytes to keep; 0 drops). The
- * __sk_buff is laid out per SKB; __be16 fields hold network-order bytes.
+ * Runs prog on skb (laid out by buildSkb); returns the program's u32 result (bytes to
+ * keep; 0 drops). Classic ancillary loads find the device in RunEnv.data.
  */
 export function runSkbProg(kernel: Kernel, prog: BpfProg, skb: SkBuff, task: Task | null, cpu: number): number {
-  const mem = kernel.mem;
-  const ctxOff = mem.alloc(SK_BUFF_SIZE, 8);
-  const pktOff = mem.alloc(Math.max(skb.frame.length, 1), 8);
+  const laid = buildSkb(kernel, skb.frame, {
+    macLen: skb.netOff,
+    dataAt: skb.dataOff,
+    protocol: skb.protocol,
+    pkttype: skb.pktType,
+    ifindex: skb.dev?.ifindex ?? 0,
+    vlan: skb.vlan,
+    ...(skb.mark !== undefined ? { mark: skb.mark } : {}),
+    ...(skb.hash !== undefined ? { hash: skb.hash } : {}),
+    ...(skb.queueMapping !== undefined ? { queueMapping: skb.queueMapping } : {}),
+  });
   try {
-    mem.write(pktOff, skb.frame);
-    const dv = mem.dv;
-    const len = skb.frame.length - skb.dataOff;
-    dv.setUint32(ctxOff + SKB.len, len, true);
-    dv.setUint32(ctxOff + SKB.pkt_type, skb.pktType, true);
-    dv.setUint32(ctxOff + SKB.mark, skb.mark >>> 0, true);
-    dv.setUint32(ctxOff + SKB.queue_mapping, skb.queueMapping, true);
-    dv.setUint16(ctxOff + SKB.protocol, skb.protocol, false);
-    dv.setUint32(ctxOff + SKB.vlan_present, skb.vlan.present ? 1 : 0, true);
-    dv.setUint32(ctxOff + SKB.vlan_tci, skb.vlan.tci, true);
-    dv.setUint16(ctxOff + SKB.vlan_proto, skb.vlan.proto, false);
-    dv.setUint32(ctxOff + SKB.ifindex, skb.dev?.ifindex ?? 0, true);
-    dv.setUint32(ctxOff + SKB.hash, skb.hash >>> 0, true);
     const data: ClassicSkbData = { dev: skb.dev };
-    const r = bpfProgRun(kernel, prog, mem.addr(ctxOff), {
-      task,
-      cpu,
-      data,
-      packet: { data: pktOff + skb.dataOff, len, mac: pktOff + skb.macOff, net: pktOff + skb.netOff },
-    });
-    return Number(r & 0xffffffffn);
+    return Number(bpfProgRun(kernel, prog, laid.ctxAddr, { task, cpu, data, packet: laid.packet }) & 0xffffffffn);
   } finally {
-    mem.free(pktOff);
-    mem.free(ctxOff);
+    laid.free();
   }
 }

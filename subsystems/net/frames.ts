@@ -15,11 +15,14 @@ export const IPPROTO_TCP = 6;
 export const UDP_HLEN = 8;
 
 export interface VlanInfo {
-  present: boolean;
-  tci: number;
+  readonly present: boolean;
+  readonly tci: number;
   /** TPID in host order (0x8100 or 0x88a8). */
-  proto: number;
+  readonly proto: number;
 }
+
+/** An untagged frame's VLAN metadata. */
+export const NO_VLAN: VlanInfo = { present: false, tci: 0, proto: 0 };
 
 /**
  * skb_vlan_untag(): moves an outer VLAN tag into metadata. Returns the untagged frame, or
@@ -27,10 +30,9 @@ export interface VlanInfo {
  * frees it: the host drops tagged frames under 20 bytes).
  */
 export function vlanUntag(frame: Uint8Array): { frame: Uint8Array; vlan: VlanInfo } | null {
-  const none = { present: false, tci: 0, proto: 0 };
-  if (frame.length < ETH_HLEN) return { frame, vlan: none };
+  if (frame.length < ETH_HLEN) return { frame, vlan: NO_VLAN };
   const tpid = (frame[12]! << 8) | frame[13]!;
-  if (tpid !== ETH_P_8021Q && tpid !== ETH_P_8021AD) return { frame, vlan: none };
+  if (tpid !== ETH_P_8021Q && tpid !== ETH_P_8021AD) return { frame, vlan: NO_VLAN };
   if (frame.length < ETH_HLEN + 6) return null;
   const tci = (frame[14]! << 8) | frame[15]!;
   const out = new Uint8Array(frame.length - 4);

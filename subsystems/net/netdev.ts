@@ -31,7 +31,7 @@ export const PACKET_OTHERHOST = 3;
 export const PACKET_OUTGOING = 4;
 
 /** eth_type_trans()'s pkt_type: by destination MAC against the device's own. */
-export function ethPktType(dev: NetDevice, frame: Uint8Array): number {
+export function ethPktType(dev: Pick<NetDevice, 'mac'>, frame: Uint8Array): number {
   if (frame.length < 6) return PACKET_OTHERHOST;
   if (frame[0]! & 1) return frame.subarray(0, 6).every((b) => b === 0xff) ? PACKET_BROADCAST : PACKET_MULTICAST;
   for (let i = 0; i < 6; i++) if (frame[i] !== dev.mac[i]) return PACKET_OTHERHOST;

@@ -19,7 +19,8 @@ import { BPF_PROG_TYPE } from '../../kernel/bpf/isa.js';
 import { registerProgType } from '../../kernel/bpf/progtypes.js';
 import { bpfProgRun } from '../../kernel/bpf/run.js';
 import type { CtxField, ProgTypeDef, TestRunRequest, TestRunResult } from '../../kernel/bpf/types.js';
-import { ETH_HLEN, SKB, SKB_FIELDS, SK_BUFF_SIZE, buildSkb, type SkbOptions } from './skb.js';
+import { ETH_HLEN } from './frames.js';
+import { SKB, SKB_FIELDS, SK_BUFF_SIZE, buildSkb, type SkbOptions } from './skb.js';
 
 /** PAGE_SIZE - NET_SKB_PAD - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)): 3712 on the host. */
 export const TEST_RUN_MAX_DATA = 3712;

@@ -8,24 +8,29 @@
  *                                                    see CtxField.ptrAt)
  *     +216  frame bytes (link-layer header first)
  *
- * skb->data is where LD_ABS offset 0 points: the network header for socket filters (the
- * Ethernet header pulled, as eth_type_trans leaves it), the MAC header for tc. Who calls
- * this: test_run (progtypes.ts) and the sockets of the net subsystem.
+ * skb->data is where LD_ABS offset 0 points: the network header for test_run's socket
+ * filters (the Ethernet header pulled, as eth_type_trans leaves it), the MAC header for tc,
+ * and wherever the socket type's view starts for the sockets' filters (filter.ts). Who
+ * calls this: test_run (progtypes.ts) and runSkbProg (filter.ts).
  */
 import type { Kernel } from '../../kernel/kernel.js';
 import { SKB, SKB_CTX_SIZE, SKB_PTR, SK_BUFF_SIZE } from '../../kernel/bpf/skb-layout.js';
+import { ETH_HLEN, type VlanInfo } from './frames.js';
+import { PACKET_HOST, ethPktType } from './netdev.js';
 
 export { SKB, SKB_FIELDS, SKB_PTR, SK_BUFF_SIZE } from '../../kernel/bpf/skb-layout.js';
 
-export const ETH_HLEN = 14;
-/** Packet types (include/uapi/linux/if_packet.h). */
-export const PACKET = { PACKET_HOST: 0, PACKET_BROADCAST: 1, PACKET_MULTICAST: 2, PACKET_OTHERHOST: 3, PACKET_OUTGOING: 4 } as const;
+/** The address eth_type_trans compares the destination with when no device is named: lo's. */
+const LOOPBACK_MAC = { mac: new Uint8Array(6) };
 
 export interface SkbOptions {
   /** Bytes of link-layer header at the start of the frame (14 for Ethernet, 0 for none). */
   macLen: number;
-  /** Where skb->data points: 'net' (socket filters: after the link header) or 'mac' (tc). */
-  dataAt?: 'net' | 'mac';
+  /**
+   * Where skb->data points: 'net' (the default: after the link header), 'mac' (tc) or a
+   * byte offset into the frame (a socket's view: the UDP header, the TCP header...).
+   */
+  dataAt?: 'net' | 'mac' | number;
   /** skb->protocol as the EtherType in host order (default: eth_type_trans of the frame, or 0). */
   protocol?: number;
   /** PACKET_* (default: from the destination MAC as eth_type_trans on lo, or PACKET_HOST). */
@@ -36,6 +41,8 @@ export interface SkbOptions {
   priority?: number;
   hash?: number;
   queueMapping?: number;
+  /** The outer VLAN tag skb_vlan_untag moved to metadata (vlan_present, vlan_tci, vlan_proto). */
+  vlan?: VlanInfo;
   tstamp?: bigint;
   /** cb[0..4] */
   cb?: readonly number[];
@@ -67,14 +74,6 @@ export function ethProtocol(frame: Uint8Array): number {
   return 0x0004; // ETH_P_802_2
 }
 
-/** eth_type_trans's pkt_type on a device whose address is `devAddr` (lo: all zero). */
-export function ethPktType(frame: Uint8Array, devAddr: readonly number[] = [0, 0, 0, 0, 0, 0]): number {
-  if (frame.length < 6) return PACKET.PACKET_HOST;
-  const dst = frame.subarray(0, 6);
-  if (dst[0]! & 1) return dst.every((b) => b === 0xff) ? PACKET.PACKET_BROADCAST : PACKET.PACKET_MULTICAST;
-  return dst.every((b, i) => b === devAddr[i]) ? PACKET.PACKET_HOST : PACKET.PACKET_OTHERHOST;
-}
-
 /** Lays out an skb for `frame` in the kernel's address space. */
 export function buildSkb(kernel: Kernel, frame: Uint8Array, opts: SkbOptions): Skb {
   const mem = kernel.mem;
@@ -83,21 +82,27 @@ export function buildSkb(kernel: Kernel, frame: Uint8Array, opts: SkbOptions): S
   mem.write(frameOff, frame);
   const macLen = Math.min(opts.macLen, frame.length);
   const net = frameOff + macLen;
-  const data = opts.dataAt === 'mac' ? frameOff : net;
+  const at = opts.dataAt ?? 'net';
+  const data = at === 'net' ? net : at === 'mac' ? frameOff : frameOff + Math.min(at, frame.length);
   const end = frameOff + frame.length;
   const isEth = macLen === ETH_HLEN;
   const dv = mem.dv;
   dv.setUint32(base + SKB.len, end - data, true);
-  dv.setUint32(base + SKB.pkt_type, opts.pkttype ?? (isEth ? ethPktType(frame) : PACKET.PACKET_HOST), true);
-  dv.setUint32(base + SKB.mark, opts.mark ?? 0, true);
+  dv.setUint32(base + SKB.pkt_type, opts.pkttype ?? (isEth ? ethPktType(LOOPBACK_MAC, frame) : PACKET_HOST), true);
+  dv.setUint32(base + SKB.mark, (opts.mark ?? 0) >>> 0, true);
   dv.setUint32(base + SKB.queue_mapping, opts.queueMapping ?? 0, true);
   // skb->protocol is a __be16: the program sees its bytes in network order.
   dv.setUint16(base + SKB.protocol, opts.protocol ?? (isEth ? ethProtocol(frame) : 0), false);
+  if (opts.vlan) {
+    dv.setUint32(base + SKB.vlan_present, opts.vlan.present ? 1 : 0, true);
+    dv.setUint32(base + SKB.vlan_tci, opts.vlan.tci, true);
+    dv.setUint16(base + SKB.vlan_proto, opts.vlan.proto, false); // __be16, as protocol
+  }
   dv.setUint32(base + SKB.priority, opts.priority ?? 0, true);
   dv.setUint32(base + SKB.ingress_ifindex, opts.ingressIfindex ?? 0, true);
   dv.setUint32(base + SKB.ifindex, opts.ifindex ?? 0, true);
   (opts.cb ?? []).slice(0, 5).forEach((v, i) => dv.setUint32(base + SKB.cb + 4 * i, v >>> 0, true));
-  dv.setUint32(base + SKB.hash, opts.hash ?? 0, true);
+  dv.setUint32(base + SKB.hash, (opts.hash ?? 0) >>> 0, true);
   dv.setUint32(base + SKB.data, data, true);
   dv.setUint32(base + SKB.data_end, end, true);
   dv.setUint32(base + SKB.data_meta, data, true);

@@ -24,7 +24,7 @@ import { bpfProgPut } from '../../kernel/bpf/objects.js';
 import { runSkbProg, type SkBuff, type SocketFilterState } from './filter.js';
 import { defaultDevices, ethPktType, PACKET_HOST, PACKET_OUTGOING, type NetDevice } from './netdev.js';
 import {
-  ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, UDP_HLEN, canonicalAddr, ethertype, ipv4String, ipv6String, udp4Frame,
+  ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, NO_VLAN, UDP_HLEN, canonicalAddr, ethertype, ipv4String, ipv6String, udp4Frame,
   udp6Frame, vlanUntag,
 } from './frames.js';
 
@@ -109,6 +109,27 @@ export interface Datagram {
   /** Bytes the packet had before the filter cut it (MSG_TRUNC reports this). */
   origLen: number;
   from: SockAddr;
+  /** What it is charged to the receive buffer (skbTruesize of origLen), until fully read. */
+  readonly truesize: number;
+}
+
+/** net.core.rmem_default: sk_rcvbuf until SO_RCVBUF sets it. */
+export const RMEM_DEFAULT = 212992;
+/** net.core.rmem_max: the most SO_RCVBUF takes (before doubling). */
+export const RMEM_MAX = 212992;
+/** SOCK_MIN_RCVBUF: 2 * (2048 + SKB_DATA_ALIGN(sizeof(struct sk_buff))). */
+export const SOCK_MIN_RCVBUF = 4608;
+const SKB_TRUESIZE_OVERHEAD = 256 + 320;
+
+/**
+ * What a queued packet costs its receive buffer. Linux charges each skb's truesize (its
+ * data allocation plus struct sk_buff and skb_shared_info) to sk_rmem_alloc and drops what
+ * arrives while that is at or above sk_rcvbuf; bpfkern charges SKB_TRUESIZE of the
+ * packet's length: the length plus the two structs as x86_64 sizes them, without the
+ * allocator's rounding.
+ */
+export function skbTruesize(len: number): number {
+  return len + SKB_TRUESIZE_OVERHEAD;
 }
 
 export class Socket implements FileObject {
@@ -133,6 +154,9 @@ export class Socket implements FileObject {
   /** Packets accepted (after the filter) and dropped by it. */
   rxPackets = 0;
   filterDrops = 0;
+  /** sk_rcvbuf (SO_RCVBUF), and sk_drops: packets refused because the buffer was full. */
+  rcvbuf = RMEM_DEFAULT;
+  rcvbufDrops = 0;
   closed = false;
   private refs = 1;
   private waiters: (() => void)[] = [];
@@ -167,10 +191,27 @@ export class Socket implements FileObject {
     this.filter.prog = null;
   }
 
-  enqueue(d: Datagram): void {
+  enqueue(d: Omit<Datagram, 'truesize'>): void {
     this.rxPackets++;
-    this.rx.push(d);
+    this.rx.push({ ...d, truesize: skbTruesize(d.origLen) });
     this.wake();
+  }
+
+  /** sk_rmem_alloc: the truesize of everything queued. */
+  rmemAlloc(): number {
+    return this.rx.reduce((n, d) => n + d.truesize, 0);
+  }
+
+  /**
+   * The receive-buffer check before queueing (packet_rcv, __udp_enqueue_schedule_skb):
+   * when the buffer is full the packet is dropped, counted in sk_drops and freed with
+   * `reason`, and this returns true.
+   */
+  rcvbufFull(protocol: number, reason: 'SOCKET_RCVBUFF' | 'PACKET_SOCK_ERROR'): boolean {
+    if (this.rmemAlloc() < this.rcvbuf) return false;
+    this.rcvbufDrops++;
+    kfreeSkb(this.net.kernel, protocol, reason);
+    return true;
   }
 
   /** Resolves when a datagram is queued (or the socket closes). */
@@ -234,8 +275,13 @@ export function skFilter(sk: Socket, skb: SkBuff, cap: number): number {
   return Math.min(len, Math.max(cap, res));
 }
 
+/** The drop reasons the stack reports (enum skb_drop_reason names). */
+type DropReason =
+  | 'SOCKET_FILTER' | 'SOCKET_RCVBUFF' | 'PACKET_SOCK_ERROR' | 'NO_SOCKET' | 'TCP_LISTEN_OVERFLOW' | 'TCP_OLD_SEQUENCE'
+  | 'TCP_INVALID_SEQUENCE' | 'TCP_RESET';
+
 /** kfree_skb_reason(): fires skb:kfree_skb. */
-export function kfreeSkb(kernel: Kernel, protocol: number, reason: 'SOCKET_FILTER' | 'NO_SOCKET' | 'TCP_LISTEN_OVERFLOW' | 'TCP_OLD_SEQUENCE' | 'TCP_INVALID_SEQUENCE' | 'TCP_RESET'): void {
+export function kfreeSkb(kernel: Kernel, protocol: number, reason: DropReason): void {
   const tp = tracepointOf(kernel, 'skb', 'kfree_skb');
   if (!tp.probes.length) return;
   tp.fire(kernel.tasks.current, { skbaddr: 0n, location: 0n, rx_sk: 0n, protocol, reason: skbDropReason(reason) });
@@ -258,12 +304,11 @@ function deliverToPacketSockets(
     const bound = sk.bound?.ifindex ?? 0;
     if (bound !== 0 && bound !== dev.ifindex) continue;
     const dataOff = sk.type === SOCK_DGRAM && frame.length >= ETH_HLEN ? ETH_HLEN : 0;
-    const skb: SkBuff = {
-      frame, macOff: 0, netOff: Math.min(ETH_HLEN, frame.length), dataOff, protocol, pktType, dev,
-      mark: 0, hash: 0, queueMapping: 0, vlan,
-    };
+    const skb: SkBuff = { frame, netOff: Math.min(ETH_HLEN, frame.length), dataOff, protocol, pktType, dev, vlan };
     const keep = skFilter(sk, skb, 0);
     if (keep === 0 && frame.length - dataOff > 0) continue;
+    // Linux 6.x's packet_rcv: a full buffer is drop_n_acct, freed as PACKET_SOCK_ERROR.
+    if (sk.rcvbufFull(protocol, 'PACKET_SOCK_ERROR')) continue;
     sk.enqueue({
       bytes: frame.slice(dataOff, dataOff + keep),
       origLen: frame.length - dataOff,
@@ -292,7 +337,7 @@ export function netifReceive(kernel: Kernel, dev: NetDevice, raw: Uint8Array): b
 export function devXmit(kernel: Kernel, dev: NetDevice, frame: Uint8Array, sender: Socket | null): void {
   const net = netOf(kernel);
   fireDev(kernel, 'net_dev_xmit', dev, frame.length);
-  deliverToPacketSockets(net, dev, frame, PACKET_OUTGOING, { present: false, tci: 0, proto: 0 }, sender);
+  deliverToPacketSockets(net, dev, frame, PACKET_OUTGOING, NO_VLAN, sender);
   if (dev.name === 'lo') netifReceive(kernel, dev, frame);
 }
 
@@ -335,12 +380,9 @@ function udpReceive(net: NetState, pkt: IpPacket): void {
   for (const sk of net.sockets) {
     if (sk.family !== family || sk.type !== SOCK_DGRAM || sk.bound?.port !== dport) continue;
     if (!isWildcard(sk.bound.addr) && sk.bound.addr !== dst) continue;
-    const skb: SkBuff = {
-      frame: udp, macOff: 0, netOff: ETH_HLEN, dataOff: l4, protocol, pktType: PACKET_HOST, dev,
-      mark: 0, hash: 0, queueMapping: 0, vlan,
-    };
+    const skb: SkBuff = { frame: udp, netOff: ETH_HLEN, dataOff: l4, protocol, pktType: PACKET_HOST, dev, vlan };
     const keep = skFilter(sk, skb, UDP_HLEN);
-    if (keep === 0) return;
+    if (keep === 0 || sk.rcvbufFull(protocol, 'SOCKET_RCVBUFF')) return;
     sk.enqueue({
       bytes: udp.slice(l4 + UDP_HLEN, l4 + keep),
       origLen: ulen - UDP_HLEN,
@@ -400,10 +442,7 @@ export function unixSend(sk: Socket, payload: Uint8Array): number {
     peer.enqueue({ bytes: payload.slice(), origLen: payload.length, from: { family: AF_UNIX } });
     return payload.length;
   }
-  const skb: SkBuff = {
-    frame: payload, macOff: 0, netOff: 0, dataOff: 0, protocol: 0, pktType: PACKET_HOST, dev: null,
-    mark: 0, hash: 0, queueMapping: 0, vlan: { present: false, tci: 0, proto: 0 },
-  };
+  const skb: SkBuff = { frame: payload, netOff: 0, dataOff: 0, protocol: 0, pktType: PACKET_HOST, dev: null, vlan: NO_VLAN };
   const keep = skFilter(peer, skb, 0);
   // A drop is silent: the sender's send succeeds (the host does the same).
   if (keep > 0 || payload.length === 0) {

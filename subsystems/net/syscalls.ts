@@ -9,10 +9,11 @@ import { KernelError, errnoNumber } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { defineSyscall, type SyscallArg, type SyscallCall } from '../../kernel/syscall.js';
 import { CAP, capable, type Task } from '../../kernel/task.js';
-import { attachClassic, attachEbpf, detach, getFilter, lock } from './filter.js';
+import { attachClassic, attachEbpf, detach, getFilter, lock, optvalU32 } from './filter.js';
 import {
-  AF_INET, AF_INET6, AF_PACKET, AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCK_CLOEXEC, SOCK_DGRAM,
-  SOCK_NONBLOCK, SOCK_RAW, SOCK_STREAM, Socket, isWildcard, netOf, newSocket, packetSend, udpSend, unixSend, type SockAddr,
+  AF_INET, AF_INET6, AF_PACKET, AF_UNIX, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, RCV_SHUTDOWN, RMEM_MAX, SEND_SHUTDOWN, SOCK_CLOEXEC,
+  SOCK_DGRAM, SOCK_MIN_RCVBUF, SOCK_NONBLOCK, SOCK_RAW, SOCK_STREAM, Socket, isWildcard, netOf, newSocket, packetSend, udpSend,
+  unixSend, type SockAddr,
 } from './socket.js';
 import { canonicalAddr, isIpv6 } from './frames.js';
 import { streamTake, tcpAccept, tcpConnect, tcpListen, tcpOf, tcpRecv, tcpRemote, tcpSend, tcpShutdown, tcpStateOf } from './tcp.js';
@@ -21,6 +22,7 @@ export const SOL_SOCKET = 1;
 export const SO = {
   SO_TYPE: 3,
   SO_ERROR: 4,
+  SO_RCVBUF: 8,
   SO_ATTACH_FILTER: 26,
   SO_GET_FILTER: 26,
   SO_DETACH_FILTER: 27,
@@ -361,6 +363,13 @@ function sysSetsockopt({ kernel, task, args }: SyscallCall): number {
     case SO.SO_LOCK_FILTER:
       lock(sk.filter, optval, optlen);
       return 0;
+    case SO.SO_RCVBUF: {
+      // sock_setsockopt: a hint, never an error; capped at rmem_max (an int below 0 is a
+      // huge u32), doubled for the skb overhead (__sock_set_rcvbuf), never below the minimum.
+      if (optlen < 4) throw new KernelError('EINVAL', 'SO_RCVBUF needs an int');
+      sk.rcvbuf = Math.max(Math.min(optvalU32(optval), RMEM_MAX) * 2, SOCK_MIN_RCVBUF);
+      return 0;
+    }
     default:
       throw new KernelError('ENOPROTOOPT', `socket option ${name}`);
   }
@@ -395,6 +404,8 @@ function sysGetsockopt({ task, args }: SyscallCall): number {
       return putInt(sk.filter.locked ? 1 : 0);
     case SO.SO_TYPE:
       return putInt(sk.type);
+    case SO.SO_RCVBUF:
+      return putInt(sk.rcvbuf);
     case SO.SO_ERROR: {
       const e = sk.err;
       sk.err = null;

@@ -20,13 +20,18 @@
  * Simplified (README "Differences from Linux"): loopback delivery is synchronous (a send
  * has been ACKed when it returns); no retransmission, so a segment a filter drops or trims
  * is lost for good and later segments are out of order, dropped with a duplicate ACK;
- * no congestion or flow control (receive buffers are unbounded, the window is a constant
- * 65535); options are MSS only; TIME_WAIT and FIN_WAIT2 end at once (no timers), so a port
- * is free again as soon as both sides closed; a full accept queue drops the SYN and the
+ * no congestion or flow control (a receive queue is not bounded by SO_RCVBUF, the window is
+ * a constant 65535); options are MSS only; TIME_WAIT is not kept, so a port is free again
+ * as soon as both sides closed; an orphan (closed by its owner) waits in FIN_WAIT2 for the
+ * peer's FIN at most tcp_fin_timeout (60 s) on the kernel clock, which is looked at
+ * whenever a segment arrives or a socket closes (no timer interrupts: with the
+ * deterministic clock, 60 s pass only when the clock is advanced); a full accept queue
+ * drops the SYN and the
  * connecting side waits (no SYN retries, no ETIMEDOUT); the child socket exists from the
  * SYN on (Linux keeps a request_sock until the ACK).
  */
 import { KernelError, type ErrnoName } from '../../kernel/errno.js';
+import { perKernel } from '../../kernel/kernel.js';
 import { SIG, SI_KERNEL, sendSignal } from '../../kernel/signal.js';
 import type { Task } from '../../kernel/task.js';
 import { bpfProgGet } from '../../kernel/bpf/objects.js';
@@ -49,6 +54,25 @@ type SocketState = 'unconnected' | 'connecting' | 'connected';
 const WINDOW = 65535;
 /** net.core.somaxconn */
 const SOMAXCONN = 4096;
+/** net.ipv4.tcp_fin_timeout: how long an orphan waits in FIN_WAIT2 for the peer's FIN. */
+export const TCP_FIN_TIMEOUT_NS = 60_000_000_000n;
+
+/** The FIN_WAIT2 timers: each orphan waiting for its peer's FIN, with its deadline. */
+const finWait2Timers = perKernel((): Map<Socket, bigint> => new Map());
+
+/** An orphan reached FIN_WAIT2 (tcp_close, or the ACK of its FIN): the timer starts. */
+function armFinWait2Timer(sk: Socket): void {
+  const kernel = sk.net.kernel;
+  finWait2Timers(kernel).set(sk, kernel.clock.now() + TCP_FIN_TIMEOUT_NS);
+}
+
+/** Runs the timers that are due: an expired orphan is closed and freed, silently as Linux's. */
+function runFinWait2Timers(net: NetState): void {
+  const timers = finWait2Timers(net.kernel);
+  if (timers.size === 0) return;
+  const now = net.kernel.clock.now();
+  for (const [sk, deadline] of [...timers]) if (now >= deadline) tcpDone(sk);
+}
 
 export class TcpSock implements ProtoSock {
   state: TcpStateName = 'CLOSE';
@@ -120,6 +144,7 @@ function isn(net: NetState): number {
 /** tcp_set_state(CLOSE) + inet_put_port: a closed, released socket leaves every table. */
 function tcpDone(sk: Socket): void {
   const t = tcpOf(sk);
+  finWait2Timers(sk.net.kernel).delete(sk);
   t.state = 'CLOSE';
   sk.shutdown = SHUTDOWN_MASK;
   if (t.parent) {
@@ -159,6 +184,7 @@ function tcpReset(sk: Socket): void {
 
 /** tcp_v4_rcv / tcp_v6_rcv: socket lookup, the socket filter, then the state machine. */
 export function tcpRcv(pkt: IpPacket, net: NetState): void {
+  runFinWait2Timers(net);
   const seg = parseTcp(pkt.frame, pkt.l4, pkt.frame.length);
   if (!seg) return;
   const sk = lookup(net, pkt, seg);
@@ -167,10 +193,7 @@ export function tcpRcv(pkt: IpPacket, net: NetState): void {
     sendReset(net, pkt, seg);
     return;
   }
-  const skb: SkBuff = {
-    frame: pkt.frame, macOff: 0, netOff: ETH_HLEN, dataOff: pkt.l4, protocol: pkt.protocol, pktType: PACKET_HOST, dev: pkt.dev,
-    mark: 0, hash: 0, queueMapping: 0, vlan: pkt.vlan,
-  };
+  const skb: SkBuff = { frame: pkt.frame, netOff: ETH_HLEN, dataOff: pkt.l4, protocol: pkt.protocol, pktType: PACKET_HOST, dev: pkt.dev, vlan: pkt.vlan };
   const keep = skFilter(sk, skb, seg.doff);
   if (keep === 0) return;
   const payload = seg.payload.subarray(0, Math.max(0, keep - seg.doff));
@@ -246,8 +269,10 @@ function segmentArrives(sk: Socket, pkt: IpPacket, seg: TcpSegment & { doff: num
     }
   }
   if (t.finSent && seg.ack === t.sndNxt) {
-    if (t.state === 'FIN_WAIT1') t.state = 'FIN_WAIT2';
-    else if (t.state === 'CLOSING' || t.state === 'LAST_ACK') {
+    if (t.state === 'FIN_WAIT1') {
+      t.state = 'FIN_WAIT2';
+      if (sk.closed) armFinWait2Timer(sk);
+    } else if (t.state === 'CLOSING' || t.state === 'LAST_ACK') {
       tcpDone(sk);
       return;
     }
@@ -567,6 +592,7 @@ function stopListening(sk: Socket): void {
 /** tcp_close: the file is gone; the connection finishes as an orphan. */
 function tcpClose(sk: Socket): void {
   const t = tcpOf(sk);
+  runFinWait2Timers(sk.net);
   sk.shutdown = SHUTDOWN_MASK;
   switch (t.state) {
     case 'LISTEN':
@@ -588,8 +614,10 @@ function tcpClose(sk: Socket): void {
     tcpDone(sk);
     return;
   }
-  // The orphan lives on until the close handshake ends (tcpDone destroys it).
+  // The orphan lives on until the close handshake ends (tcpDone destroys it), in
+  // FIN_WAIT2 at most tcp_fin_timeout.
   sendFin(sk);
+  if (t.state === 'FIN_WAIT2') armFinWait2Timer(sk);
 }
 
 /** The text name Linux prints for the state (/proc/net/tcp uses numbers; ss uses these). */

@@ -14,13 +14,17 @@
  * USER_NOTIF listener is open. Writing that text back installs the same chain: the
  * sections are installed oldest first, each with its LOG flag (a listener cannot be
  * re-created from a file: NEW_LISTENER and WAIT_KILLABLE_RECV are dropped). Text with no
- * header is one program. Every section is parsed before anything is installed.
+ * header is one program. Every section is parsed and checked before anything is installed
+ * (a later setModeFilter error, e.g. ENOMEM for a too long chain, can still stop midway).
  */
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { formatDdd, parseClassic } from '../../kernel/bpf/classic/text.js';
+import { checkClassic } from '../../kernel/bpf/classic/checker.js';
 import type { SockFilter } from '../../kernel/bpf/classic/isa.js';
+import { BPF_MAXINSNS } from '../../kernel/bpf/isa.js';
 import type { Task } from '../../kernel/task.js';
+import { seccompCheckFilter } from './check.js';
 import { seccompOf, setModeFilter, type SeccompFilter } from './filter.js';
 import {
   SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
@@ -99,6 +103,12 @@ export function parseFiltersText(text: string): Section[] {
  */
 export function installFiltersText(kernel: Kernel, task: Task, text: string): void {
   const sections = parseFiltersText(text);
+  // Both checkers on every section first, so that a bad one installs nothing.
+  for (const s of sections) {
+    if (s.filter.length === 0 || s.filter.length > BPF_MAXINSNS) throw new KernelError('EINVAL', `filter length ${s.filter.length} not in 1..${BPF_MAXINSNS}`);
+    checkClassic(s.filter);
+    seccompCheckFilter(s.filter);
+  }
   for (let n = sections.length - 1; n >= 0; n--) {
     const { flags, filter } = sections[n]!;
     setModeFilter(kernel, task, flags, { len: filter.length, filter }, () => {

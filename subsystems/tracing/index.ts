@@ -8,10 +8,11 @@
 import { KernelError } from '../../kernel/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { setTracePrintkSink } from '../../kernel/bpf/helpers/index.js';
+import { BPF_CALL, BPF_JMP } from '../../kernel/bpf/isa.js';
 import { registerProgType } from '../../kernel/bpf/progtypes.js';
 import type { Task } from '../../kernel/task.js';
 import { tracepointOf } from '../../kernel/trace/tracepoint.js';
-import { dumpFilterXlated } from './filter/index.js';
+import { dumpFilterXlated, type EventFilter } from './filter/index.js';
 import { formatFile, traceLine, traceText } from './output.js';
 import { registerPerfEventOpen } from './perf.js';
 import { tracepointProgType } from './progtype.js';
@@ -158,6 +159,60 @@ export function writeSystemFilter(kernel: Kernel, system: string, text: string):
 export function readFilterXlated(kernel: Kernel, system: string, event: string): string {
   const f = eventFile(kernel, system, event);
   return f.filter ? dumpFilterXlated(f.filter) : '';
+}
+
+/** The events that have a compiled filter now, as [system, event] (debugfs trace_filters/). */
+export function listFilteredEvents(kernel: Kernel): [string, string][] {
+  return tracingOf(kernel).allFiles().filter((f) => f.filter !== null).map((f) => [f.def.system, f.def.name]);
+}
+
+function activeFilter(kernel: Kernel, system: string, event: string): EventFilter {
+  const f = eventFile(kernel, system, event).filter;
+  if (!f) throw new KernelError('ENOENT', `${system}:${event} has no filter`);
+  return f;
+}
+
+/**
+ * The compiled filter's JIT image as `bpftool prog dump jited` shows it (the WebAssembly
+ * text), or `not jited` and why: the JIT ran or not as bpf_jit_enable said when the filter
+ * was written, as for any program (bpf_prog_select_runtime at load).
+ */
+export function readFilterJited(kernel: Kernel, system: string, event: string): string {
+  const bpf = activeFilter(kernel, system, event).bpf;
+  if (bpf.jited) return bpf.jited.dump();
+  return `not jited (${bpf.jitError ?? 'bpf_jit_enable was 0 when the filter was written'})\n`;
+}
+
+/** Which evaluator runs an event's filter now (the same choice TracingState.passes makes). */
+export function filterEngineNow(kernel: Kernel, f: EventFilter): string {
+  if (tracingOf(kernel).engine === 'walker') return 'walker (the predicate program, filter_match_preds)';
+  if (f.bpf.jited && kernel.sysctl.bpfJitEnable !== 0) {
+    const raw = f.bpf.jited.runRaw !== undefined && f.bpf.jited.rawNeedsEnv === false;
+    return `jit (WebAssembly${raw ? ', raw entry: no RunEnv, no BigInt' : ', with a RunEnv for helpers'})`;
+  }
+  if (f.bpf.jited) return 'interpreter (JIT image kept, but bpf_jit_enable is 0 now)';
+  return 'interpreter';
+}
+
+/** A summary of an event's compiled filter: text, program, engine, runs. */
+export function readFilterInfo(kernel: Kernel, system: string, event: string): string {
+  const file = eventFile(kernel, system, event);
+  const f = activeFilter(kernel, system, event);
+  const bpf = f.bpf;
+  const helpers = [...new Set(bpf.xlated.filter((i) => i.code === (BPF_JMP | BPF_CALL) && i.src === 0).map((i) => i.imm))]
+    .map((id) => `${bpf.helpers.get(id)?.name ?? 'helper'}#${id}`);
+  const lines = [
+    `event: ${system}:${event} (id ${file.id})`,
+    `filter: ${f.text}`,
+    `predicates: ${f.prog.entries.length}`,
+    `prog: ${bpf.type.name} name ${bpf.name} tag ${bpf.tag}`,
+    `xlated: ${bpf.xlated.length * 8}B (${bpf.xlated.length} insns)`,
+    `jited: ${bpf.jited ? `${bpf.jited.size}B (WebAssembly module)` : `no (${bpf.jitError ?? 'bpf_jit_enable was 0 when the filter was written'})`}`,
+    `helpers: ${helpers.length ? helpers.join(' ') : 'none'}`,
+    `evaluator: ${filterEngineNow(kernel, f)}`,
+    `run_cnt: ${bpf.runCount}`,
+  ];
+  return lines.join('\n') + '\n';
 }
 
 export function setFilterEngine(kernel: Kernel, engine: FilterEngine): void {

@@ -8,11 +8,13 @@
  *
  * The network: `named` answers UDP queries on 127.0.0.1:53 and [::1]:53; `dig` asks it
  * (and now and then 10.0.2.3, QEMU's DNS, which leaves through eth0 unanswered); `nginx`
- * listens on TCP port 80 and its worker thread serves `curl`, which also tries an outside
- * address now and then (a SYN out of eth0, EINPROGRESS, close); `tcpdump` reads every
- * frame on every device through an AF_PACKET socket with a classic filter (IPv4 and IPv6
- * only). Servers poll with MSG_DONTWAIT / nonblocking accept so that stop() never waits
- * on a blocked call.
+ * listens on TCP port 80 (IPv4) and [::1]:80 and its worker thread serves `curl`: it reads
+ * the request, answers with Connection: close and closes; curl reads to the end and
+ * closes, so every connection ends with both sides gone. curl also tries an outside
+ * address now and then (a SYN out of eth0, EINPROGRESS, close). `tcpdump` reads every frame
+ * on every device through an AF_PACKET socket with a classic filter (IPv4 and IPv6 only),
+ * draining its queue every round. Servers poll (MSG_DONTWAIT, nonblocking sockets) so that
+ * stop() never waits on a blocked call.
  */
 import type { Kernel } from '../../kernel/kernel.js';
 import { SIG } from '../../kernel/signal.js';
@@ -132,6 +134,7 @@ export const demoWorkload: Workload = {
     };
 
     const enc = new TextEncoder();
+    const dec = new TextDecoder();
     const NAMES = ['example.com', 'kernel.org', 'ebpf.io', 'lwn.net', 'tcpdump.org', 'nodejs.org'] as const;
     /** Errors are part of the show here too. */
     const tryNet = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
@@ -156,7 +159,7 @@ export const demoWorkload: Workload = {
             const from: Partial<net.SockAddr> = {};
             const q = await tryNet(() => net.recvfrom(p, fd, 512, net.MSG_DONTWAIT, from));
             if (!q) break;
-            const answer = enc.encode(`${new TextDecoder().decode(q.data)} IN A 93.184.216.34`);
+            const answer = enc.encode(`${dec.decode(q.data)} IN A 93.184.216.34`);
             await tryNet(() => net.sendto(p, fd, answer, 0, from as net.SockAddr));
           }
         }
@@ -174,20 +177,42 @@ export const demoWorkload: Workload = {
       await net.close(p, fd);
     };
 
-    /** nginx's worker: serves what the listener has queued (nonblocking accept). */
+    /**
+     * One HTTP/1.1 exchange as nginx has it: read until the request's header ends (a few
+     * rounds, then give up as client_header_timeout would), answer with Connection: close,
+     * close. The accepted socket is nonblocking (accept4 SOCK_NONBLOCK): a request not yet
+     * here is EAGAIN, not a wait.
+     */
+    const serveHttp = async (p: Proc, c: number): Promise<void> => {
+      let req = '';
+      for (let i = 0; i < 20 && running && !req.includes('\r\n\r\n'); i++) {
+        const got = await tryNet(() => net.recv(p, c, 1024));
+        if (got?.length === 0) break; // the client went away
+        if (got === undefined) await sleep(interval);
+        else req += dec.decode(got);
+      }
+      if (req.includes('\r\n\r\n')) {
+        const body = `<h1>${req.split(' ')[1] ?? '/'}</h1>`;
+        const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+        await tryNet(() => net.send(p, c, enc.encode(head + body), net.MSG_NOSIGNAL));
+      }
+      await net.close(p, c);
+    };
+
+    /** nginx's worker: takes every queued connection (the listener is nonblocking) and serves it. */
     const nginxWorker = (listenFd: number) => async (p: Proc): Promise<void> => {
       for (;;) {
         const c = await tryNet(() => net.accept4(p, listenFd, {}, net.SOCK_NONBLOCK));
         if (c === undefined) break;
-        const req = await tryNet(() => net.recv(p, c, 1024, net.MSG_DONTWAIT));
-        const body = `<h1>${req?.length ?? 0} bytes asked</h1>`;
-        await tryNet(() => net.send(p, c, enc.encode(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`), net.MSG_NOSIGNAL));
-        await net.close(p, c);
+        await serveHttp(p, c);
       }
       await server('nginx')(p);
     };
 
-    /** curl: a GET to nginx, or a connect out of eth0 that nobody answers. */
+    /**
+     * curl: a GET to nginx, reading the answer to its end (nginx closes), or a connect out
+     * of eth0 that nobody answers.
+     */
     const curl = async (p: Proc): Promise<void> => {
       const r = rngOf('curl');
       if (r.below(5) === 0) {
@@ -234,10 +259,12 @@ export const demoWorkload: Workload = {
       // The nginx master binds :80 as root; its worker thread serves.
       spawn(kernel, { comm: 'nginx', parent: p.task }, async (n) => {
         // listen 80; listen [::1]:80 — a v6 wildcard would take the IPv4 port too (bindv6only=0).
-        const fd = await net.socket(n, net.AF_INET, net.SOCK_STREAM);
+        // Nonblocking listeners, as nginx's: accept4's SOCK_NONBLOCK is for the new socket
+        // only, and a blocking accept on one listener would starve the other.
+        const fd = await net.socket(n, net.AF_INET, net.SOCK_STREAM | net.SOCK_NONBLOCK);
         await net.bind(n, fd, { family: net.AF_INET, addr: '0.0.0.0', port: 80 });
         await net.listen(n, fd, 511);
-        const fd4 = await net.socket(n, net.AF_INET6, net.SOCK_STREAM);
+        const fd4 = await net.socket(n, net.AF_INET6, net.SOCK_STREAM | net.SOCK_NONBLOCK);
         await net.bind(n, fd4, { family: net.AF_INET6, addr: '::1', port: 80 });
         await net.listen(n, fd4, 511);
         await thread(n, (w) => loop(w, async (wp) => {

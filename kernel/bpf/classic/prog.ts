@@ -7,8 +7,8 @@
  * the prog idr (bpftool prog show does not list them).
  */
 import type { Kernel } from '../../kernel.js';
+import { newBpfProg } from '../objects.js';
 import { bpfProgSelectRuntime } from '../run.js';
-import { progTag } from '../tag.js';
 import type { BpfProg, ProgTypeDef } from '../types.js';
 import { checkClassic } from './checker.js';
 import { convertClassic } from './convert.js';
@@ -28,27 +28,14 @@ export interface ClassicProgOptions {
 export function bpfProgCreateClassic(kernel: Kernel, filter: readonly SockFilter[], opts: ClassicProgOptions): BpfProg {
   if (!opts.checked) checkClassic(filter);
   const conv = convertClassic(filter, opts.seccomp ? { seccomp: true } : {});
-  const prog: BpfProg = {
-    id: 0,
+  const prog = newBpfProg(kernel, {
     type: opts.type,
-    name: '',
-    tag: progTag(conv.insns),
-    license: '',
-    gplCompatible: false,
     insns: conv.insns,
-    xlated: conv.insns.map((i) => ({ ...i })),
     helpers: classicHelpers,
-    usedMaps: [],
     stackDepth: conv.stackDepth,
-    loadTimeNs: kernel.clock.now(),
     uid: opts.uid ?? 0,
-    jited: null,
-    jitError: null,
-    refcnt: 1,
     classic: filter.map((f) => ({ code: f.code, jt: f.jt, jf: f.jf, k: f.k >>> 0 })),
-    runCount: 0,
-    runTimeNs: 0n,
-  };
+  });
   bpfProgSelectRuntime(kernel, prog);
   return prog;
 }

@@ -18,10 +18,10 @@ import type { Kernel } from '../../../kernel/kernel.js';
 import type { SockFilter } from '../../../kernel/bpf/classic/isa.js';
 import { bpfProgCreateClassic } from '../../../kernel/bpf/classic/prog.js';
 import { SKB, SK_BUFF_SIZE } from '../../../kernel/bpf/skb-layout.js';
-import { BPF_PROG_TYPE } from '../../../kernel/bpf/isa.js';
-import { progTypeById } from '../../../kernel/bpf/progtypes.js';
+import { BPF_CALL, BPF_JMP, BPF_LDX } from '../../../kernel/bpf/isa.js';
 import { bpfPacketRunner, type Engine } from '../../../kernel/bpf/run.js';
-import type { BpfProg, ProgTypeDef } from '../../../kernel/bpf/types.js';
+import type { BpfProg } from '../../../kernel/bpf/types.js';
+import { socketFilterProgType } from '../progtypes.js';
 
 export interface OfflineFilterOptions {
   /** Force an engine; default: the JIT image when there is one, else the interpreter. */
@@ -45,23 +45,19 @@ export interface OfflineFilter {
   free(): void;
 }
 
-function socketFilterType(kernel: Kernel): ProgTypeDef {
-  return (
-    progTypeById(kernel, BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER) ?? {
-      id: BPF_PROG_TYPE.BPF_PROG_TYPE_SOCKET_FILTER,
-      name: 'socket_filter',
-      ctxSize: SK_BUFF_SIZE,
-      ctxFields: [],
-      allowedHelpers: new Set(),
-      allowsLdAbs: true,
-    }
-  );
+/**
+ * Whether the converted program may read its context: a memory load not from the stack
+ * (the converter reads the __sk_buff through r6 and the scratch words M[] through r10), or
+ * a call (the ancillary functions get the context).
+ */
+function readsContext(prog: BpfProg): boolean {
+  return prog.xlated.some((i) => ((i.code & 0x07) === BPF_LDX && i.src !== 10) || i.code === (BPF_JMP | BPF_CALL));
 }
 
 /** Loads a classic program (checked; EINVAL if not valid) for offline filtering. */
 export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts: OfflineFilterOptions = {}): OfflineFilter {
   const capacity = opts.capacity ?? 262144;
-  const prog = bpfProgCreateClassic(kernel, insns, { type: socketFilterType(kernel) });
+  const prog = bpfProgCreateClassic(kernel, insns, { type: socketFilterProgType });
   if (opts.engine === 'jit' && prog.jited === null) {
     throw new KernelError('ENOTSUPP', `filter is not JIT-compiled: ${prog.jitError ?? 'JIT disabled'}`);
   }
@@ -70,6 +66,9 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
   const buf = mem.alloc(capacity, 8);
   mem.u8.fill(0, ctx, ctx + SK_BUFF_SIZE);
   const runner = bpfPacketRunner(kernel, prog, opts.engine);
+  // Most expressions never read the __sk_buff (only `len` and ancillary loads do): then
+  // the per-frame context update is skipped.
+  const ctxUsed = readsContext(prog);
   let freed = false;
   return {
     prog,
@@ -78,16 +77,20 @@ export function offlineFilter(kernel: Kernel, insns: readonly SockFilter[], opts
       const len = Math.min(frame.length, capacity);
       // the memory may have grown (and its views been replaced) since the last frame
       mem.u8.set(len === frame.length ? frame : frame.subarray(0, len), buf);
-      const dv = mem.dv;
-      dv.setUint32(ctx + SKB.len, wireLen ?? len, true);
-      dv.setUint16(ctx + SKB.protocol, len >= 14 ? (frame[12]! << 8) | frame[13]! : 0, false);
+      if (ctxUsed) {
+        const dv = mem.dv;
+        dv.setUint32(ctx + SKB.len, wireLen ?? len, true);
+        dv.setUint16(ctx + SKB.protocol, len >= 14 ? (frame[12]! << 8) | frame[13]! : 0, false);
+      }
       return runner(ctx, buf, len, buf, buf + 14) >>> 0;
     },
     runAt(at: number, caplen: number, wireLen?: number): number {
       if (freed) throw new KernelError('EBADF', 'offline filter already freed');
-      const dv = mem.dv;
-      dv.setUint32(ctx + SKB.len, wireLen ?? caplen, true);
-      dv.setUint16(ctx + SKB.protocol, caplen >= 14 ? dv.getUint16(at + 12, false) : 0, false);
+      if (ctxUsed) {
+        const dv = mem.dv;
+        dv.setUint32(ctx + SKB.len, wireLen ?? caplen, true);
+        dv.setUint16(ctx + SKB.protocol, caplen >= 14 ? dv.getUint16(at + 12, false) : 0, false);
+      }
       return runner(ctx, at, caplen, at, at + 14) >>> 0;
     },
     free(): void {

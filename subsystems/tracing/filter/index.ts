@@ -6,8 +6,8 @@
 import { KernelError } from '../../../kernel/errno.js';
 import type { Kernel } from '../../../kernel/kernel.js';
 import { dumpXlated } from '../../../kernel/bpf/disasm.js';
+import { newBpfProg } from '../../../kernel/bpf/objects.js';
 import { bpfProgRunner, bpfProgSelectRuntime, type ProgRunner } from '../../../kernel/bpf/run.js';
-import { progTag } from '../../../kernel/bpf/tag.js';
 import type { BpfProg, ProgTypeDef } from '../../../kernel/bpf/types.js';
 import type { FilterField } from '../fields.js';
 import { compileFilter } from './compile.js';
@@ -39,26 +39,7 @@ export interface EventFilter {
 /** Builds the BPF program of a parsed filter (not in the prog idr: id 0, like Linux's internal programs). */
 export function loadFilterProg(kernel: Kernel, prog: FilterProg, type: ProgTypeDef): BpfProg {
   const { insns, helpers } = compileFilter(prog);
-  const bpf: BpfProg = {
-    id: 0,
-    type,
-    name: 'trace_filter',
-    tag: progTag(insns),
-    license: 'GPL',
-    gplCompatible: true,
-    insns,
-    xlated: insns.slice(),
-    helpers,
-    usedMaps: [],
-    stackDepth: 0,
-    loadTimeNs: kernel.clock.now(),
-    uid: 0,
-    jited: null,
-    jitError: null,
-    refcnt: 1,
-    runCount: 0,
-    runTimeNs: 0n,
-  };
+  const bpf = newBpfProg(kernel, { type, name: 'trace_filter', license: 'GPL', insns, helpers, stackDepth: 0 });
   bpfProgSelectRuntime(kernel, bpf);
   return bpf;
 }

@@ -7,6 +7,7 @@ import { formatOneLine, parseClassic } from '../../../../kernel/bpf/classic/text
 import { Kernel } from '../../../../kernel/kernel.js';
 import { toHex } from '../../../../kernel/bpf/isa.js';
 import { runSkbProg, type SkBuff } from '../../../../subsystems/net/filter.js';
+import { NO_VLAN } from '../../../../subsystems/net/frames.js';
 import { defaultDevices } from '../../../../subsystems/net/netdev.js';
 import { socketFilterProgType } from '../../../../subsystems/net/progtypes.js';
 import { cbpfOracle, oracleBatch } from '../../../helpers/cbpf-oracle.js';
@@ -16,10 +17,7 @@ const kernel = new Kernel({ seed: 7 });
 
 function run(prog: readonly SockFilter[], pkt: Uint8Array, over: Partial<SkBuff> = {}): number {
   const p = bpfProgCreateClassic(kernel, prog, { type: socketFilterProgType });
-  const skb: SkBuff = {
-    frame: pkt, macOff: 0, netOff: 0, dataOff: 0, protocol: 0, pktType: 0, dev: null, mark: 0, hash: 0,
-    queueMapping: 0, vlan: { present: false, tci: 0, proto: 0 }, ...over,
-  };
+  const skb: SkBuff = { frame: pkt, netOff: 0, dataOff: 0, protocol: 0, pktType: 0, dev: null, vlan: NO_VLAN, ...over };
   return runSkbProg(kernel, p, skb, null, 1);
 }
 
