@@ -15,6 +15,7 @@ import { registerNetProgTypes } from './subsystems/net/progtypes.js';
 import { registerNet } from './subsystems/net/index.js';
 import { registerTracing } from './subsystems/tracing/index.js';
 import { registerTracefs } from './fs/tracefs.js';
+import { registerFsSyscalls } from './fs/syscalls.js';
 
 export { Kernel, type BootOptions } from './kernel/kernel.js';
 export { KernelError, ERRNO, type ErrnoName } from './kernel/errno.js';
@@ -34,6 +35,7 @@ const bootSteps: ((kernel: Kernel) => void)[] = [
   registerProcfs,
   registerBpffs,
   registerDebugfs,
+  registerFsSyscalls,
 ];
 
 /** A booted kernel: the Kernel plus its files as a Node-fs-shaped API (fs/api.ts). */
@@ -54,6 +56,7 @@ export { type Proc, SyscallError } from './userspace/libc/process.js';
 export * from './userspace/libc/proc.js';
 export * from './userspace/libc/bpf.js';
 export * from './userspace/libc/net.js';
+export * from './userspace/libc/file.js';
 /** close(2) is in both proc.ts and net.ts (the same call); this names the one exported. */
 export { close } from './userspace/libc/proc.js';
 export { startWorkload, workloads, type RunningWorkload } from './userspace/workloads/index.js';

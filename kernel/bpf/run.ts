@@ -289,3 +289,18 @@ export function bpfPacketRunner(kernel: Kernel, prog: BpfProg, engine?: Engine):
   return (ctxOff, data, len, mac, net) =>
     kernel.sysctl.bpfJitEnable !== 0 ? jit(ctxOff, data, len, mac, net) : interp(ctxOff, data, len, mac, net);
 }
+
+const runnerCache = new WeakMap<BpfProg, { image: BpfProg['jited']; kernel: Kernel; run: ProgRunner }>();
+
+/**
+ * The default-engine bpfProgRunner of prog, made on first use and kept with the program
+ * (remade if its JIT image changes): what a subsystem's hot path calls instead of
+ * bpfProgRun, e.g. seccomp's `bpfProgRunnerOf(kernel, f.prog)(dataOff, task) >>> 0`.
+ */
+export function bpfProgRunnerOf(kernel: Kernel, prog: BpfProg): ProgRunner {
+  const c = runnerCache.get(prog);
+  if (c !== undefined && c.image === prog.jited && c.kernel === kernel) return c.run;
+  const run = bpfProgRunner(kernel, prog);
+  runnerCache.set(prog, { image: prog.jited, kernel, run });
+  return run;
+}

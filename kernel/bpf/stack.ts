@@ -10,7 +10,18 @@ import { MAX_BPF_STACK, MAX_CALL_FRAMES } from './isa.js';
 
 export const STACK_REGION_SIZE = MAX_CALL_FRAMES * MAX_BPF_STACK;
 
-const poolOf = perKernel((): number[] => []);
+const poolOfKernel = perKernel((): number[] => []);
+/** The last kernel's pool (one kernel per process is the common case; saves a WeakMap lookup per run). */
+let lastKernel: Kernel | null = null;
+let lastPool: number[] = [];
+
+function poolOf(kernel: Kernel): number[] {
+  if (kernel !== lastKernel) {
+    lastPool = poolOfKernel(kernel);
+    lastKernel = kernel;
+  }
+  return lastPool;
+}
 
 /** Returns the offset of the region's top (frame 0's r10). */
 export function acquireStack(kernel: Kernel): number {

@@ -1,8 +1,8 @@
 /**
  * Building and taking apart the frames the stack moves: Ethernet II with an optional outer
- * 802.1Q/802.1ad tag, IPv4/IPv6, UDP, TCP. Only what sockets need. UDP checksums are left
- * 0 (loopback traffic is CHECKSUM_PARTIAL in Linux too); TCP frames carry real IPv4 and
- * TCP checksums, which the receive path does not check.
+ * 802.1Q/802.1ad tag, IPv4/IPv6, UDP, TCP. Only what sockets need. IPv4 headers and TCP
+ * segments carry real checksums, which the receive path does not check; UDP checksums are
+ * left 0 (loopback traffic is CHECKSUM_PARTIAL in Linux too).
  */
 export const ETH_HLEN = 14;
 export const ETH_P_IP = 0x0800;
@@ -54,45 +54,79 @@ export function ipv4String(b: Uint8Array): string {
   return Array.from(b.subarray(0, 4)).join('.');
 }
 
+/** 6 bytes as a MAC address's text (lower-case hex pairs joined by colons, as ip link and tcpdump -e print it). */
+export function macString(b: Uint8Array): string {
+  return Array.from(b.subarray(0, 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The one's-complement sum of bytes (as 16-bit big-endian words) added to `sum`. */
+function csumAdd(sum: number, b: Uint8Array): number {
+  for (let i = 0; i + 1 < b.length; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if (b.length & 1) sum += b[b.length - 1]! << 8;
+  return sum;
+}
+
+function csumFold(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return ~sum & 0xffff;
+}
+
+/**
+ * Ethernet + an IPv4 header (DF, TTL 64, header checksum) or an IPv6 one (hop limit 64)
+ * around a transport segment. The MACs are zero, as lo's are (ipXmit sets eth0's).
+ */
+function ipFrame(v6: boolean, src: string, dst: string, protocol: number, segment: Uint8Array): Uint8Array {
+  const ipLen = v6 ? 40 : 20;
+  const f = new Uint8Array(ETH_HLEN + ipLen + segment.length);
+  const dv = new DataView(f.buffer);
+  const ip = ETH_HLEN;
+  if (v6) {
+    dv.setUint16(12, ETH_P_IPV6);
+    f[ip] = 0x60;
+    dv.setUint16(ip + 4, segment.length);
+    f[ip + 6] = protocol;
+    f[ip + 7] = 64;
+    f.set(ipv6Bytes(src), ip + 8);
+    f.set(ipv6Bytes(dst), ip + 24);
+  } else {
+    dv.setUint16(12, ETH_P_IP);
+    f[ip] = 0x45;
+    dv.setUint16(ip + 2, ipLen + segment.length);
+    dv.setUint16(ip + 6, 0x4000); // DF
+    f[ip + 8] = 64;
+    f[ip + 9] = protocol;
+    f.set(ipv4Bytes(src), ip + 12);
+    f.set(ipv4Bytes(dst), ip + 16);
+    dv.setUint16(ip + 10, csumFold(csumAdd(0, f.subarray(ip, ip + ipLen))));
+  }
+  f.set(segment, ip + ipLen);
+  return f;
+}
+
+/** The sum of the transport checksum's pseudo-header (RFC 793 for IPv4, RFC 8200 8.1) of an ipFrame. */
+function pseudoHeaderSum(f: Uint8Array, v6: boolean, protocol: number, segmentLen: number): number {
+  const addrs = v6 ? f.subarray(ETH_HLEN + 8, ETH_HLEN + 40) : f.subarray(ETH_HLEN + 12, ETH_HLEN + 20);
+  return csumAdd(0, addrs) + protocol + segmentLen;
+}
+
+function udpFrame(v6: boolean, src: { addr: string; port: number }, dst: { addr: string; port: number }, payload: Uint8Array): Uint8Array {
+  const u = new Uint8Array(UDP_HLEN + payload.length);
+  const dv = new DataView(u.buffer);
+  dv.setUint16(0, src.port);
+  dv.setUint16(2, dst.port);
+  dv.setUint16(4, u.length);
+  u.set(payload, UDP_HLEN);
+  return ipFrame(v6, src.addr, dst.addr, IPPROTO_UDP, u);
+}
+
 /** Ethernet + IPv4 + UDP around a payload (the frame loopback carries for a UDP send). */
 export function udp4Frame(src: { addr: string; port: number }, dst: { addr: string; port: number }, payload: Uint8Array): Uint8Array {
-  const f = new Uint8Array(ETH_HLEN + 20 + UDP_HLEN + payload.length);
-  const dv = new DataView(f.buffer);
-  dv.setUint16(12, ETH_P_IP);
-  const ip = ETH_HLEN;
-  f[ip] = 0x45;
-  dv.setUint16(ip + 2, 20 + UDP_HLEN + payload.length);
-  dv.setUint16(ip + 6, 0x4000); // DF
-  f[ip + 8] = 64;
-  f[ip + 9] = IPPROTO_UDP;
-  f.set(ipv4Bytes(src.addr), ip + 12);
-  f.set(ipv4Bytes(dst.addr), ip + 16);
-  const u = ip + 20;
-  dv.setUint16(u, src.port);
-  dv.setUint16(u + 2, dst.port);
-  dv.setUint16(u + 4, UDP_HLEN + payload.length);
-  f.set(payload, u + UDP_HLEN);
-  return f;
+  return udpFrame(false, src, dst, payload);
 }
 
 /** Ethernet + IPv6 + UDP. */
 export function udp6Frame(src: { addr: string; port: number }, dst: { addr: string; port: number }, payload: Uint8Array): Uint8Array {
-  const f = new Uint8Array(ETH_HLEN + 40 + UDP_HLEN + payload.length);
-  const dv = new DataView(f.buffer);
-  dv.setUint16(12, ETH_P_IPV6);
-  const ip = ETH_HLEN;
-  f[ip] = 0x60;
-  dv.setUint16(ip + 4, UDP_HLEN + payload.length);
-  f[ip + 6] = IPPROTO_UDP;
-  f[ip + 7] = 64;
-  f.set(ipv6Bytes(src.addr), ip + 8);
-  f.set(ipv6Bytes(dst.addr), ip + 24);
-  const u = ip + 40;
-  dv.setUint16(u, src.port);
-  dv.setUint16(u + 2, dst.port);
-  dv.setUint16(u + 4, UDP_HLEN + payload.length);
-  f.set(payload, u + UDP_HLEN);
-  return f;
+  return udpFrame(true, src, dst, payload);
 }
 
 /**
@@ -195,18 +229,6 @@ export interface TcpSegment {
   payload: Uint8Array;
 }
 
-/** The one's-complement sum of bytes (as 16-bit big-endian words) added to `sum`. */
-function csumAdd(sum: number, b: Uint8Array): number {
-  for (let i = 0; i + 1 < b.length; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (b.length & 1) sum += b[b.length - 1]! << 8;
-  return sum;
-}
-
-function csumFold(sum: number): number {
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  return ~sum & 0xffff;
-}
-
 function tcpHeader(seg: TcpSegment): Uint8Array {
   const optLen = seg.mss ? 4 : 0;
   const t = new Uint8Array(TCP_HLEN + optLen + seg.payload.length);
@@ -227,43 +249,13 @@ function tcpHeader(seg: TcpSegment): Uint8Array {
   return t;
 }
 
-/**
- * Ethernet + IPv4 or IPv6 + TCP, with the IPv4 header checksum and the TCP checksum
- * filled in (so a capture reads clean in Wireshark). MACs are zero, as lo's are.
- */
+/** Ethernet + IPv4 or IPv6 + TCP, with the TCP checksum filled in (so a capture reads clean in Wireshark). */
 export function tcpFrame(family: 'ip' | 'ip6', src: string, dst: string, seg: TcpSegment): Uint8Array {
   const tcp = tcpHeader(seg);
   const v6 = family === 'ip6';
-  const ipLen = v6 ? 40 : 20;
-  const f = new Uint8Array(ETH_HLEN + ipLen + tcp.length);
-  const dv = new DataView(f.buffer);
-  const ip = ETH_HLEN;
-  let sum = 0;
-  if (v6) {
-    dv.setUint16(12, ETH_P_IPV6);
-    f[ip] = 0x60;
-    dv.setUint16(ip + 4, tcp.length);
-    f[ip + 6] = IPPROTO_TCP;
-    f[ip + 7] = 64;
-    f.set(ipv6Bytes(src), ip + 8);
-    f.set(ipv6Bytes(dst), ip + 24);
-    sum = csumAdd(sum, f.subarray(ip + 8, ip + 40));
-  } else {
-    dv.setUint16(12, ETH_P_IP);
-    f[ip] = 0x45;
-    dv.setUint16(ip + 2, 20 + tcp.length);
-    dv.setUint16(ip + 6, 0x4000); // DF
-    f[ip + 8] = 64;
-    f[ip + 9] = IPPROTO_TCP;
-    f.set(ipv4Bytes(src), ip + 12);
-    f.set(ipv4Bytes(dst), ip + 16);
-    dv.setUint16(ip + 10, csumFold(csumAdd(0, f.subarray(ip, ip + 20))));
-    sum = csumAdd(sum, f.subarray(ip + 12, ip + 20));
-  }
-  sum += IPPROTO_TCP + tcp.length;
-  const l4 = ip + ipLen;
-  f.set(tcp, l4);
-  dv.setUint16(l4 + 16, csumFold(csumAdd(sum, tcp)));
+  const f = ipFrame(v6, src, dst, IPPROTO_TCP, tcp);
+  const l4 = f.length - tcp.length;
+  new DataView(f.buffer).setUint16(l4 + 16, csumFold(csumAdd(pseudoHeaderSum(f, v6, IPPROTO_TCP, tcp.length), tcp)));
   return f;
 }
 

@@ -19,9 +19,11 @@ import { KernelError, type ErrnoName } from '../../kernel/errno.js';
 import { perKernel, type Kernel } from '../../kernel/kernel.js';
 import { tracepointOf } from '../../kernel/trace/tracepoint.js';
 import { skbDropReason } from '../../kernel/trace/events/skb.js';
-import type { FileObject } from '../../kernel/task.js';
+import type { FileObject, Task } from '../../kernel/task.js';
 import { bpfProgPut } from '../../kernel/bpf/objects.js';
 import { runSkbProg, type SkBuff, type SocketFilterState } from './filter.js';
+// syscalls.ts imports this module too; only method bodies use these (no cycle at load time).
+import { sockRecv, sockSend } from './syscalls.js';
 import { defaultDevices, ethPktType, PACKET_HOST, PACKET_OUTGOING, type NetDevice } from './netdev.js';
 import {
   ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, NO_VLAN, UDP_HLEN, canonicalAddr, ethertype, ipv4String, ipv6String, udp4Frame,
@@ -169,6 +171,26 @@ export class Socket implements FileObject {
     readonly protocol: number,
   ) {
     this.id = ++net.lastSocketId;
+  }
+
+  /** read(2) on the fd: recv(fd, buf, count, 0), as sock_read_iter (O_NONBLOCK: EAGAIN). */
+  read(_task: Task, buf: Uint8Array): number | Promise<number> {
+    return sockRecv(this, buf, 0, null);
+  }
+
+  /** write(2) on the fd: send(fd, buf, count, 0), as sock_write_iter. */
+  write(task: Task, buf: Uint8Array): number {
+    return sockSend(task, this, buf, 0, null);
+  }
+
+  /** fcntl(F_GETFL): O_RDWR, plus O_NONBLOCK (SOCK_NONBLOCK has the same value). */
+  statusFlags(): number {
+    return 0o2 | (this.nonblock ? SOCK_NONBLOCK : 0);
+  }
+
+  /** fcntl(F_SETFL): O_NONBLOCK turns non-blocking mode on or off. */
+  setStatusFlags(flags: number): void {
+    this.nonblock = (flags & SOCK_NONBLOCK) !== 0;
   }
 
   retain(): void {

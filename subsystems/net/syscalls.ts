@@ -270,12 +270,14 @@ function sysGetpeername({ task, args }: SyscallCall): number {
 }
 
 function sysSendto({ task, args }: SyscallCall): number {
-  const sk = sockOf(task, args[0]);
-  const buf = bytesArg(args[1], int(args[2]));
-  const flags = int(args[3]);
+  return sockSend(task, sockOf(task, args[0]), bytesArg(args[1], int(args[2])), int(args[3]), args[4]);
+}
+
+/** sock_sendmsg: sendto(2)'s work on a socket, and write(2) on a socket fd (Socket.write). */
+export function sockSend(task: Task, sk: Socket, buf: Uint8Array, flags: number, toArg: SyscallArg): number {
   // TCP ignores the address (without TCP Fast Open), as tcp_sendmsg does.
   if (sk.type === SOCK_STREAM && sk.family !== AF_UNIX) return tcpSend(task, sk, buf, flags);
-  const to = args[4] === null || args[4] === undefined ? null : addrArg(args[4]);
+  const to = toArg === null || toArg === undefined ? null : addrArg(toArg);
   switch (sk.family) {
     case AF_UNIX:
       return unixSend(sk, buf);
@@ -292,9 +294,12 @@ function sysSendto({ task, args }: SyscallCall): number {
 function sysRecvfrom({ task, args }: SyscallCall): number | Promise<number> {
   const sk = sockOf(task, args[0]);
   const len = int(args[2]);
-  const buf = bytesArg(args[1], len);
-  const flags = int(args[3]);
-  const fromOut = args[4];
+  return sockRecv(sk, bytesArg(args[1], len), int(args[3]), args[4]);
+}
+
+/** sock_recvmsg: recvfrom(2)'s work on a socket, and read(2) on a socket fd (Socket.read). */
+export function sockRecv(sk: Socket, buf: Uint8Array, flags: number, fromOut: SyscallArg): number | Promise<number> {
+  const len = buf.length;
   const nonblock = sk.nonblock || (flags & MSG_DONTWAIT) !== 0;
   if (sk.type === SOCK_STREAM && sk.family !== AF_UNIX) {
     // A stream has no per-read sender: recvfrom leaves the address alone (Linux: addrlen 0).

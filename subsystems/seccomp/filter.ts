@@ -17,7 +17,7 @@ import { perKernel } from '../../kernel/kernel.js';
 import { checkClassic } from '../../kernel/bpf/classic/checker.js';
 import type { SockFilter } from '../../kernel/bpf/classic/isa.js';
 import { bpfProgCreateClassic } from '../../kernel/bpf/classic/prog.js';
-import { bpfProgRun, type RunOptions } from '../../kernel/bpf/run.js';
+import { bpfProgRunnerOf } from '../../kernel/bpf/run.js';
 import type { BpfProg, ProgTypeDef } from '../../kernel/bpf/types.js';
 import { BPF_MAXINSNS } from '../../kernel/bpf/isa.js';
 import { doExit, doGroupExit } from '../../kernel/process.js';
@@ -85,10 +85,6 @@ interface SeccompKernelState {
    * runs synchronously and filters never nest (a seccomp filter fires no tracepoint).
    */
   dataOff: number;
-  /** Its BPF address (r1 of every filter run). */
-  dataAddr: bigint;
-  /** The RunOptions of filter runs, reused (only .task changes). */
-  runOpts: RunOptions;
   /** /proc/sys/kernel/seccomp/actions_logged, as a set of action values. */
   logged: Set<number>;
 }
@@ -97,8 +93,6 @@ export const seccompStateOf = perKernel((kernel): SeccompKernelState => {
   const dataOff = kernel.mem.alloc(SECCOMP_DATA_SIZE, 8);
   return {
     dataOff,
-    dataAddr: kernel.mem.addr(dataOff),
-    runOpts: { task: null },
     logged: new Set(ACTION_NAMES.filter((a) => a.avail !== 'allow').map((a) => a.value)),
   };
 });
@@ -272,15 +266,12 @@ let matchOut: SeccompFilter | null = null;
  * the filter that gave it is left in matchOut.
  */
 function runChain(kernel: Kernel, task: Task | null, chain: SeccompFilter | null): number {
-  const state = seccompStateOf(kernel);
-  const ctx = state.dataAddr;
-  const opts = state.runOpts;
-  opts.task = task;
+  const dataOff = seccompStateOf(kernel).dataOff;
   let ret: number = SECCOMP_RET_ALLOW;
   let best = actionOnly(ret);
   let match: SeccompFilter | null = null;
   for (let f = chain; f; f = f.prev) {
-    const cur = Number(BigInt.asUintN(32, bpfProgRun(kernel, f.prog, ctx, opts)));
+    const cur = bpfProgRunnerOf(kernel, f.prog)(dataOff, task) >>> 0;
     const a = actionOnly(cur);
     if (a < best) {
       ret = cur;
@@ -288,7 +279,6 @@ function runChain(kernel: Kernel, task: Task | null, chain: SeccompFilter | null
       match = f;
     }
   }
-  opts.task = null;
   matchOut = match;
   return ret >>> 0;
 }

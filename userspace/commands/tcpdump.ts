@@ -16,6 +16,7 @@ import { isKernelError } from '../../kernel/errno.js';
 import { Kernel } from '../../kernel/kernel.js';
 import { compileFilter, DEFAULT_SNAPLEN } from '../../subsystems/net/pcap-filter/index.js';
 import { offlineFilter } from '../../subsystems/net/pcap-filter/offline.js';
+import { ipv4String, ipv6String, macString } from '../../subsystems/net/frames.js';
 import { LINKTYPE_ETHERNET, readCapture, writePcap, type PcapPacket } from '../../subsystems/net/pcap.js';
 import type { Command } from './index.js';
 
@@ -132,31 +133,10 @@ const ETHERTYPE_NAMES: Readonly<Record<number, string>> = {
   0x9100: '802.1Q-9100', 0x88cc: 'LLDP', 0x8847: 'MPLS unicast', 0x809b: 'Appletalk',
 };
 
-const mac = (b: Uint8Array, at: number): string => Array.from(b.subarray(at, at + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
-const ip4 = (b: Uint8Array, at: number): string => Array.from(b.subarray(at, at + 4)).join('.');
-
-/** RFC 5952 text of 16 bytes (longest run of zero groups, >= 2, becomes ::). */
-function ip6(b: Uint8Array, at: number): string {
-  const g = Array.from({ length: 8 }, (_, i) => (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
+// Address text at an offset into the frame: the stack's own formatters (inet_ntop's forms).
+const mac = (b: Uint8Array, at: number): string => macString(b.subarray(at));
+const ip4 = (b: Uint8Array, at: number): string => ipv4String(b.subarray(at));
+const ip6 = (b: Uint8Array, at: number): string => ipv6String(b.subarray(at, at + 16));
 
 const TCP_FLAGS: readonly [number, string][] = [[0x01, 'F'], [0x02, 'S'], [0x04, 'R'], [0x08, 'P'], [0x10, '.'], [0x20, 'U'], [0x40, 'E'], [0x80, 'W']];
 

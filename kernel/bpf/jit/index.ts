@@ -164,7 +164,7 @@ function instantiate(
           ? mainArgs(ctx, args[1] ?? 0n, args[2] ?? 0n, args[3] ?? 0n, args[4] ?? 0n, top, 0, 0, 0, 0)
           : mainArgs(ctx, args[1] ?? 0n, args[2] ?? 0n, args[3] ?? 0n, args[4] ?? 0n, top, p.data, p.len, p.mac, p.net);
       if (hasCalls && env.tailCallTarget !== null) return tailCall(env, top);
-      return U64(r0);
+      return r0 < 0n ? U64(r0) : r0;
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) {
         throw new KernelError('EFAULT', `BPF program ${prog.name || prog.id} faulted: ${e.message}`);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { bootKernel } from '../../../index.js';
 import { addExitHook } from '../../../kernel/syscall.js';
 import { tracepointOf } from '../../../kernel/trace/tracepoint.js';
-import { netOf, udp4Frame } from '../../../subsystems/net/index.js';
+import { netOf, tcpStateOf, udp4Frame } from '../../../subsystems/net/index.js';
 import { writePcap } from '../../../subsystems/net/pcap.js';
 import { startWorkload } from '../../../userspace/workloads/index.js';
 
@@ -39,6 +39,31 @@ describe('demo workload: the network', () => {
     // Stopped: every task exited and closed its sockets.
     expect(netOf(k).sockets.size).toBe(0);
     expect(k.log.lines.filter((l) => l.includes('task code threw'))).toEqual([]);
+  });
+
+  it('keeps its sockets and their queues bounded: every connection ends, every queue is read', async () => {
+    const k = bootKernel({ seed: 6 });
+    const sockets = netOf(k).sockets;
+    const w = startWorkload(k, 'demo', 6, 5);
+    const samples: { total: number; connections: number; fullest: number }[] = [];
+    let connected = 0;
+    addExitHook(k, (call, ret) => void (call.name === 'connect' && call.task.comm === 'curl' && ret === 0 && connected++));
+    for (let tick = 0; tick < 15; tick++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const all = [...sockets];
+      samples.push({
+        total: all.length,
+        connections: all.filter((s) => !['LISTEN', null].includes(tcpStateOf(s))).length,
+        fullest: Math.max(...all.map((s) => s.rmemAlloc() / s.rcvbuf)),
+      });
+    }
+    await w.stop();
+    expect(connected).toBeGreaterThan(10);
+    // tcpdump, named (2), nginx's listeners (2), a dig, and one curl connection (both ends).
+    expect(Math.max(...samples.map((x) => x.total))).toBeLessThanOrEqual(8);
+    expect(Math.max(...samples.map((x) => x.connections))).toBeLessThanOrEqual(2);
+    expect(Math.max(...samples.map((x) => x.fullest))).toBeLessThan(0.5);
+    expect(sockets.size).toBe(0);
   });
 
   it('repeats its network choices for a seed', async () => {

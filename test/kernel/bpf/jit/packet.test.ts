@@ -7,7 +7,7 @@ import { Kernel } from '../../../../kernel/kernel.js';
 import { isKernelError } from '../../../../kernel/errno.js';
 import { insn, type Insn } from '../../../../kernel/bpf/isa.js';
 import { SKF_LL_OFF, SKF_NET_OFF } from '../../../../kernel/bpf/interpreter.js';
-import { bpfPacketRunner, bpfProgRun, bpfProgRunner } from '../../../../kernel/bpf/run.js';
+import { bpfPacketRunner, bpfProgRun, bpfProgRunner, bpfProgRunnerOf } from '../../../../kernel/bpf/run.js';
 import { acquireStack, releaseStack } from '../../../../kernel/bpf/stack.js';
 import type { FuncProto } from '../../../../kernel/bpf/types.js';
 import { jit, makeProg } from './util.js';
@@ -125,5 +125,19 @@ describe('packet programs on the JIT raw entry and the runners', () => {
     expect(run(ctx, 0, 0, 0, 0)).toBe(1234);
     expect(p.runCount).toBe(before + 2);
     expect(() => bpfPacketRunner(kernel, makeProg([insn(0xb7, 0, 0, 0, 1), insn(0x95)]), 'jit')).toThrow(/not JIT-compiled/);
+  });
+});
+
+describe('bpfProgRunnerOf', () => {
+  it('keeps one runner per program and remakes it when the JIT image changes', () => {
+    const kernel = new Kernel();
+    const p = makeProg([insn(0xb7, 0, 0, 0, 7), insn(0x95)]);
+    const a = bpfProgRunnerOf(kernel, p);
+    expect(bpfProgRunnerOf(kernel, p)).toBe(a);
+    expect(a(4096)).toBe(7);
+    jit(kernel, p);
+    const b = bpfProgRunnerOf(kernel, p);
+    expect(b).not.toBe(a);
+    expect(b(4096)).toBe(7);
   });
 });
