@@ -56,6 +56,27 @@ function mem<T>(fn: () => T): T {
   }
 }
 
+/**
+ * A memfs call the VFS has already permitted. memfs checks modes against the host
+ * process's uid with no root override, so it refuses e.g. a task opening its own 0644
+ * file for writing; on such an EACCES the nodes involved are opened up (mode | 0777) for
+ * the call and restored after it.
+ */
+function permitted<T>(vol: Volume, paths: readonly string[], fn: () => T): T {
+  try {
+    return mem(fn);
+  } catch (e) {
+    if (!(e instanceof KernelError && e.errno === 'EACCES')) throw e;
+  }
+  const saved = paths.map((p) => [p, Number(vol.statSync(p).mode) & 0o7777] as const);
+  try {
+    for (const [p, m] of saved) vol.chmodSync(p, m | 0o777);
+    return mem(fn);
+  } finally {
+    for (const [p, m] of saved) if (vol.existsSync(p)) vol.chmodSync(p, m);
+  }
+}
+
 interface MemOpen {
   fd: number;
 }
@@ -111,28 +132,28 @@ class MemInode implements Inode {
       list: () => mem(() => vol.readdirSync(this.path) as string[]).map(String),
       create: (name, mode, ctx) => {
         const p = this.child(name);
-        mem(() => vol.closeSync(vol.openSync(p, 'wx', mode)));
+        permitted(vol, [this.path], () => vol.closeSync(vol.openSync(p, 'wx', mode)));
         own(p, ctx);
         return new MemInode(vol, p);
       },
       mkdir: (name, mode, ctx) => {
         const p = this.child(name);
-        mem(() => vol.mkdirSync(p, { mode }));
+        permitted(vol, [this.path], () => vol.mkdirSync(p, { mode }));
         own(p, ctx);
         return new MemInode(vol, p);
       },
       unlink: (name, ctx) => {
         this.checkSticky(name, ctx);
-        mem(() => vol.unlinkSync(this.child(name)));
+        permitted(vol, [this.path], () => vol.unlinkSync(this.child(name)));
       },
       rmdir: (name, ctx) => {
         this.checkSticky(name, ctx);
-        mem(() => vol.rmdirSync(this.child(name)));
+        permitted(vol, [this.path], () => vol.rmdirSync(this.child(name)));
       },
       rename: (name, to, newName, ctx) => {
         if (!(to instanceof MemInode) || to.vol !== vol) throw new KernelError('EXDEV', 'rename across filesystems');
         this.checkSticky(name, ctx);
-        mem(() => vol.renameSync(this.child(name), to.child(newName)));
+        permitted(vol, [this.path, to.path], () => vol.renameSync(this.child(name), to.child(newName)));
       },
     };
   }
@@ -152,7 +173,7 @@ class MemInode implements Inode {
       open: (f) => {
         // Access mode and O_APPEND only: creation and truncation were done by the VFS.
         const flags = f.flags & (O_ACCMODE | O_APPEND);
-        f.private = { fd: mem(() => vol.openSync(path, flags)) } satisfies MemOpen;
+        f.private = { fd: permitted(vol, [path], () => vol.openSync(path, flags)) } satisfies MemOpen;
       },
       read: (f, len, pos) => {
         const buf = Buffer.alloc(len);

@@ -21,6 +21,9 @@ import { defineSyscall, type SyscallArg, type SyscallCall, type SyscallResult } 
 import { registerSignals } from './signal.js';
 import type { Cred, Task } from './task.js';
 import { tracepointOf } from './trace/tracepoint.js';
+import { PRIO_DEFAULT } from './sched.js';
+
+export { PRIO_DEFAULT } from './sched.js';
 
 export type TaskMain = (task: Task) => Promise<number | void> | number | void;
 
@@ -34,7 +37,6 @@ export const CLONE = {
 } as const;
 
 export const WNOHANG = 1;
-export const PRIO_DEFAULT = 120;
 
 /** What subsystems do when a task is created, exits or execs (seccomp copies its filters). */
 export interface TaskHooks {

@@ -28,6 +28,7 @@ import { AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, SYSCALL_IP } from './syscall-abi.js
 import { SYSCALL_TABLES, tableOfAudit } from './syscall-table.js';
 import type { Task } from './task.js';
 import { declareSyscallEvents, tracepointOf, type Tracepoint } from './trace/tracepoint.js';
+import { schedRun } from './sched.js';
 
 export {
   AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, SYSCALL_IP, SYSCALL_WORK_SECCOMP,
@@ -291,6 +292,7 @@ export function syscall(
   nr?: number,
 ): SyscallResult | Promise<SyscallResult> {
   if (isDead(task)) return NEVER;
+  schedRun(kernel, task);
   const state = syscallsOf(kernel);
   const entry = entryOf(state, name, false);
   let number: number;

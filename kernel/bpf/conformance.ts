@@ -42,7 +42,9 @@ export function conformanceProg(kernel: Kernel, code: Uint8Array, engine: Engine
     throw new KernelError('EINVAL', `program length ${code.length} is not a positive multiple of 8`);
   }
   const insns = decodeInsns(code);
-  const prog = newBpfProg(kernel, { id: nextId++, type: conformanceProgType, name: 'conformance', license: 'GPL', insns, helpers: conformanceHelpers });
+  const prog = newBpfProg(kernel, {
+    id: nextId++, type: conformanceProgType, name: 'conformance', license: 'GPL', insns, helpers: conformanceHelpers,
+  });
   if (engine === 'jit') {
     try {
       prog.jited = jitCompile(kernel, prog);

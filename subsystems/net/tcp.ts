@@ -26,9 +26,8 @@
  * peer's FIN at most tcp_fin_timeout (60 s) on the kernel clock, which is looked at
  * whenever a segment arrives or a socket closes (no timer interrupts: with the
  * deterministic clock, 60 s pass only when the clock is advanced); a full accept queue
- * drops the SYN and the
- * connecting side waits (no SYN retries, no ETIMEDOUT); the child socket exists from the
- * SYN on (Linux keeps a request_sock until the ACK).
+ * drops the SYN and the connecting side waits (no SYN retries, no ETIMEDOUT); the child
+ * socket exists from the SYN on (Linux keeps a request_sock until the ACK).
  */
 import { KernelError, type ErrnoName } from '../../kernel/errno.js';
 import { perKernel } from '../../kernel/kernel.js';
@@ -193,7 +192,9 @@ export function tcpRcv(pkt: IpPacket, net: NetState): void {
     sendReset(net, pkt, seg);
     return;
   }
-  const skb: SkBuff = { frame: pkt.frame, netOff: ETH_HLEN, dataOff: pkt.l4, protocol: pkt.protocol, pktType: PACKET_HOST, dev: pkt.dev, vlan: pkt.vlan };
+  const skb: SkBuff = {
+    frame: pkt.frame, netOff: ETH_HLEN, dataOff: pkt.l4, protocol: pkt.protocol, pktType: PACKET_HOST, dev: pkt.dev, vlan: pkt.vlan,
+  };
   const keep = skFilter(sk, skb, seg.doff);
   if (keep === 0) return;
   const payload = seg.payload.subarray(0, Math.max(0, keep - seg.doff));
