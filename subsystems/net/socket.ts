@@ -236,6 +236,24 @@ export class Socket implements FileObject {
     return true;
   }
 
+  /**
+   * The shape of a blocking socket call (sk_wait_event): `attempt` answers now, or null for
+   * "not yet". Nonblocking, "not yet" is EAGAIN; blocking, the call is a Promise that tries
+   * again each time the socket wakes.
+   */
+  waitFor<T>(attempt: () => T | null, nonblock: boolean, notYet = 'no data'): T | Promise<T> {
+    const now = attempt();
+    if (now !== null) return now;
+    if (nonblock) throw new KernelError('EAGAIN', notYet);
+    return (async () => {
+      for (;;) {
+        await this.waitReadable();
+        const again = attempt();
+        if (again !== null) return again;
+      }
+    })();
+  }
+
   /** Resolves when a datagram is queued (or the socket closes). */
   waitReadable(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));

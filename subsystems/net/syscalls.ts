@@ -306,21 +306,11 @@ export function sockRecv(sk: Socket, buf: Uint8Array, flags: number, fromOut: Sy
     return tcpRecv(sk, buf, nonblock, (flags & MSG_PEEK) !== 0);
   }
   if (sk.type === SOCK_STREAM) {
-    const streamTry = (): number | null => {
+    return sk.waitFor(() => {
       if (sk.rx.length > 0) return streamTake(sk, buf, (flags & MSG_PEEK) !== 0);
       if (sk.peer === null || sk.shutdown & RCV_SHUTDOWN || len === 0) return 0;
       return null;
-    };
-    const r = streamTry();
-    if (r !== null) return r;
-    if (nonblock) throw new KernelError('EAGAIN', 'no data');
-    return (async () => {
-      for (;;) {
-        await sk.waitReadable();
-        const again = streamTry();
-        if (again !== null) return again;
-      }
-    })();
+    }, nonblock);
   }
   const take = (): number => {
     const d = sk.rx.shift()!;

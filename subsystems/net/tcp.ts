@@ -369,15 +369,11 @@ export function tcpAccept(sk: Socket, nonblock: boolean): Socket | Promise<Socke
     c.ss = 'connected';
     return child;
   };
-  if (t.acceptq.length > 0) return take();
-  if (nonblock) throw new KernelError('EAGAIN', 'no pending connection');
-  return (async () => {
-    while (t.acceptq.length === 0) {
-      if (sk.closed || t.state !== 'LISTEN') throw new KernelError('EINVAL', 'socket is not listening');
-      await sk.waitReadable();
-    }
-    return take();
-  })();
+  return sk.waitFor(() => {
+    if (t.acceptq.length > 0) return take();
+    if (sk.closed || t.state !== 'LISTEN') throw new KernelError('EINVAL', 'socket is not listening');
+    return null;
+  }, nonblock, 'no pending connection');
 }
 
 /** __inet_stream_connect. */
@@ -497,16 +493,7 @@ export function tcpRecv(sk: Socket, buf: Uint8Array, nonblock: boolean, peek = f
     if (buf.length === 0) return 0;
     return null;
   };
-  const now = attempt();
-  if (now !== null) return now;
-  if (nonblock) throw new KernelError('EAGAIN', 'no data');
-  return (async () => {
-    for (;;) {
-      await sk.waitReadable();
-      const r = attempt();
-      if (r !== null) return r;
-    }
-  })();
+  return sk.waitFor(attempt, nonblock);
 }
 
 /** Byte-stream read over queued chunks, leaving the rest of a chunk queued. */

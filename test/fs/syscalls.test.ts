@@ -180,13 +180,15 @@ describe('open(2) and ordinary files', () => {
 describe('pseudo files through open/read/write', () => {
   it('a task writes an event filter with open/write/close and reads `trace` back', async () => {
     const trace = await run(async (p) => {
-      const fd = await open(p, `${EVENT}/filter`, O_WRONLY | O_TRUNC);
-      expect(await write(p, fd, 'sig == 10\n')).toBe(10);
-      await close(p, fd);
-      // A bad filter: the write itself fails with EINVAL, as `echo` would see.
+      // A bad filter: the write itself fails with EINVAL, as `echo` would see, and the
+      // filter file shows the parse error.
       const bad = await open(p, `${EVENT}/filter`, O_WRONLY);
       expect(await errnoOf(write(p, bad, 'sig ==\n'))).toBe('EINVAL');
       await close(p, bad);
+      expect(await readFile(p, `${EVENT}/filter`, 'utf8')).toContain('parse_error');
+      const fd = await open(p, `${EVENT}/filter`, O_WRONLY | O_TRUNC);
+      expect(await write(p, fd, 'sig == 10\n')).toBe(10);
+      await close(p, fd);
       expect(await readFile(p, `${EVENT}/filter`, 'utf8')).toBe('sig == 10\n');
       await writeFile(p, `${EVENT}/enable`, '1\n');
       await sigaction(p, SIG.SIGUSR1, () => undefined);
@@ -300,9 +302,9 @@ describe('seccomp sees the file syscalls', () => {
       await close(p, await open(p, '/tmp/t', O_WRONLY | O_CREAT, 0o640));
     }, { kernel });
     const trace = kernel.fs.readFileSync(`${TRACING}/trace`, 'utf8');
-    const line = trace.split('\n').find((l) => l.includes('sys_openat('));
-    expect(line).toBeDefined();
-    expect(line).toContain(`flags: ${(O_WRONLY | O_CREAT).toString(16).padStart(8, '0')}`);
-    expect(line).toContain('mode: 000001a0');
+    const line = trace.split('\n').find((l) => l.includes('sys_enter_openat:'));
+    expect(line).toContain('dfd: 0xffffffffffffff9c'); // AT_FDCWD
+    expect(line).toContain(`flags: 0x${(O_WRONLY | O_CREAT).toString(16).padStart(8, '0')}`);
+    expect(line).toContain('mode: 0x000001a0');
   });
 });
