@@ -66,7 +66,7 @@ describe('pseudo files', () => {
     const k = bootKernel();
     const t = k.tasks.spawn({ comm: 'user', cred: userCred(1000) });
     expect(errOf(() => k.fs.as(t).readdirSync('/sys/kernel/debug')).code).toBe('EACCES');
-    expect(k.fs.readdirSync('/sys/kernel/debug/bpfkern')).toEqual(['dmesg', 'map_create', 'maps', 'prog_load', 'programs', 'sockets', 'tasks']);
+    expect(k.fs.readdirSync('/sys/kernel/debug/bpfkern')).toEqual(['dmesg', 'map_create', 'maps', 'prog_load', 'programs', 'sockets', 'tasks', 'trace_filters']);
     const e = errOf(() => k.fs.writeFileSync('/proc/sys/net/core/bpf_jit_enable', '9'));
     expect(e.message).toMatch(/^EINVAL: .*out of range.*, write '\/proc\/sys\/net\/core\/bpf_jit_enable'$/);
   });
