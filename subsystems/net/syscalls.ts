@@ -86,7 +86,7 @@ function sysSocket({ kernel, task, args }: SyscallCall): number {
   sk.nonblock = (rawType & SOCK_NONBLOCK) !== 0;
   sk.owner = { pid: task.tgid, comm: task.comm };
   try {
-    return task.fds.install(sk);
+    return task.fds.install(sk, (rawType & SOCK_CLOEXEC) !== 0);
   } catch (e) {
     sk.release();
     throw e;
@@ -108,10 +108,11 @@ function sysSocketpair({ kernel, task, args }: SyscallCall): number {
   b.peer = a;
   a.nonblock = b.nonblock = (rawType & SOCK_NONBLOCK) !== 0;
   a.owner = b.owner = { pid: task.tgid, comm: task.comm };
-  const fa = task.fds.install(a);
+  const cloexec = (rawType & SOCK_CLOEXEC) !== 0;
+  const fa = task.fds.install(a, cloexec);
   let fb: number;
   try {
-    fb = task.fds.install(b);
+    fb = task.fds.install(b, cloexec);
   } catch (e) {
     task.fds.close(fa);
     b.release();
@@ -202,7 +203,7 @@ function sysAccept4({ task, args }: SyscallCall): number | Promise<number> {
   const install = (child: Socket): number => {
     child.nonblock = (flags & SOCK_NONBLOCK) !== 0;
     child.owner = { pid: task.tgid, comm: task.comm };
-    const fd = task.fds.install(child);
+    const fd = task.fds.install(child, (flags & SOCK_CLOEXEC) !== 0);
     const r = tcpRemote(child);
     if (typeof addrOut === 'object' && addrOut !== null && !(addrOut instanceof Uint8Array) && r) {
       Object.assign(addrOut, { family: child.family, addr: r.addr, port: r.port });

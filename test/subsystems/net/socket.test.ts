@@ -74,6 +74,16 @@ describe('sockets with filters, as a program uses them', () => {
 });
 
 // SO_ATTACH_FILTER / SO_DETACH_FILTER / SO_LOCK_FILTER / SO_GET_FILTER, as Linux answers.
+describe('socket fds', () => {
+  it('SOCK_CLOEXEC marks the new fds close-on-exec (socket, socketpair), and only those', async () => {
+    const p = proc();
+    const plain = await net.socket(p, net.AF_INET, net.SOCK_DGRAM);
+    const cloexec = await net.socket(p, net.AF_INET, net.SOCK_DGRAM | net.SOCK_CLOEXEC);
+    const [a, b] = await net.socketpair(p, net.AF_UNIX, net.SOCK_STREAM | net.SOCK_CLOEXEC);
+    expect([plain, cloexec, a, b].map((fd) => p.task.fds.isCloexec(fd))).toEqual([false, true, true, true]);
+  });
+});
+
 describe('socket filter options: errno table', () => {
   const ret1 = parseClassic('1,6 0 0 1');
   type Step = { op: 'attach' | 'attachBad' | 'attachLen' | 'detach' | 'lock' | 'unlock' | 'get0' | 'getShort' | 'get'; want: ErrnoName | number };
