@@ -22,8 +22,15 @@
  *                                               write fails with the bpf() errno.
  *   bpfkern/map_create                          write PATH TYPE KEY VALUE MAX [NAME [FLAGS]]:
  *                                               BPF_MAP_CREATE + pin at PATH; read `id N`
- *   bpfkern/prog_load                           write PATH TYPE INSNHEX [NAME]: BPF_PROG_LOAD
- *                                               (GPL) + pin at PATH; read `id N`
+ *   bpfkern/prog_load                           write PATH TYPE INSNHEX [NAME|-] [license=LIC]
+ *                                               [maps=ID,ID,...]: BPF_PROG_LOAD + pin at
+ *                                               PATH; read `id N`. license is URI-encoded
+ *                                               (default GPL). With maps=, an LD_IMM64 with
+ *                                               src BPF_PSEUDO_MAP_FD/MAP_VALUE carries an
+ *                                               index into that list in imm (the map ids);
+ *                                               each is opened (MAP_GET_FD_BY_ID) for the
+ *                                               load. This is how `bpftool prog load` loads
+ *                                               an ELF object over a mount.
  *   bpfkern/dmesg                               the kernel log
  *   bpfkern/trace_filters/<sys>/<event>/        one per event with a compiled filter now:
  *       xlated                                  its eBPF as bpftool dump xlated prints it
@@ -61,7 +68,10 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { FdTable, Task, ThreadGroup } from '../kernel/task.js';
-import { BPF_CMD, BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, BPF_PROG_TYPE } from '../kernel/bpf/isa.js';
+import {
+  BPF_CMD, BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, decodeInsns,
+  isLdImm64,
+} from '../kernel/bpf/isa.js';
 import { bpfCommand, type BpfAttr } from '../kernel/bpf/syscall.js';
 import { perKernel } from '../kernel/kernel.js';
 import { allMaps, allProgs, mapById, progById } from '../kernel/bpf/objects.js';
@@ -279,7 +289,7 @@ function pinFile(kernel: Kernel, kind: 'prog' | 'map', id: number): Inode {
  * map_create / prog_load: make an object with BPF_MAP_CREATE / BPF_PROG_LOAD and pin it
  * (an object nobody holds would be freed at once); the answer is `id N`.
  *   map_create: PATH TYPE KEY_SIZE VALUE_SIZE MAX_ENTRIES [NAME [FLAGS]]
- *   prog_load:  PATH TYPE INSNHEX [NAME]       (license GPL)
+ *   prog_load:  PATH TYPE INSNHEX [NAME|-] [license=LIC] [maps=ID,...]   (see the file comment)
  * TYPE is the libbpf name (hash, array, socket_filter...) or the number.
  */
 function createFile(kernel: Kernel, make: (task: Task, args: string[]) => number): Inode {
@@ -316,6 +326,61 @@ function typeNumber(table: Record<string, number>, prefix: string, text: string 
 function num(text: string | undefined, what: string): number {
   if (text === undefined || !/^\d+$/.test(text)) throw new KernelError('EINVAL', `bad ${what} '${text ?? ''}'`);
   return Number(text);
+}
+
+/**
+ * prog_load's arguments: TYPE INSNHEX [NAME|-] then key=value options (license=, maps=).
+ * Map references by index into maps= are turned into fds of `task` for the load and the
+ * fds closed after (the program holds its own references).
+ */
+function progLoadCtl(kernel: Kernel, task: Task, [type, hex, ...rest]: string[]): number {
+  let name: string | undefined;
+  let license = 'GPL';
+  let mapIds: number[] = [];
+  for (const [n, w] of rest.entries()) {
+    const eq = w.indexOf('=');
+    if (eq < 0) {
+      if (n !== 0) throw new KernelError('EINVAL', `unexpected '${w}' (options are license=LIC, maps=ID,...)`);
+      if (w !== '-') name = w;
+    } else if (w.startsWith('license=')) {
+      try {
+        license = decodeURIComponent(w.slice(eq + 1));
+      } catch {
+        throw new KernelError('EINVAL', `bad license '${w.slice(eq + 1)}' (URI-encoded)`);
+      }
+    } else if (w.startsWith('maps=')) {
+      mapIds = w.slice(eq + 1).split(',').filter((x) => x !== '').map((x) => num(x, 'map id'));
+    } else {
+      throw new KernelError('EINVAL', `unknown option '${w.slice(0, eq)}' (license, maps)`);
+    }
+  }
+  const raw = hexArg(hex, 'instructions');
+  if (raw.length % 8 !== 0) throw new KernelError('EINVAL', `instructions are ${raw.length} bytes, not a multiple of 8`);
+  const insns = decodeInsns(raw);
+  const fds: number[] = [];
+  try {
+    for (const id of mapIds) fds.push(bpfCommand(kernel, task, BPF_CMD.BPF_MAP_GET_FD_BY_ID, { map_id: id }));
+    if (mapIds.length > 0) {
+      for (let n = 0; n + 1 < insns.length; n++) {
+        const i = insns[n]!;
+        if (!isLdImm64(i)) continue;
+        if (i.src === BPF_PSEUDO_MAP_FD || i.src === BPF_PSEUDO_MAP_VALUE) {
+          const fd = fds[i.imm];
+          if (fd === undefined) throw new KernelError('EINVAL', `instruction ${n} refers to map index ${i.imm}; maps= has ${fds.length}`);
+          i.imm = fd;
+        }
+        n++;
+      }
+    }
+    return bpfCommand(kernel, task, BPF_CMD.BPF_PROG_LOAD, {
+      prog_type: typeNumber(BPF_PROG_TYPE, 'BPF_PROG_TYPE_', type),
+      insns,
+      license,
+      ...(name !== undefined ? { prog_name: name } : {}),
+    });
+  } finally {
+    for (const fd of fds) task.fds.close(fd);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -416,17 +481,7 @@ export function registerDebugfs(kernel: Kernel): void {
       }),
     ),
   );
-  b.add(
-    'prog_load',
-    createFile(kernel, (task, [type, hex, name]) =>
-      bpfCommand(kernel, task, BPF_CMD.BPF_PROG_LOAD, {
-        prog_type: typeNumber(BPF_PROG_TYPE, 'BPF_PROG_TYPE_', type),
-        insns: hexArg(hex, 'instructions'),
-        license: 'GPL',
-        ...(name !== undefined ? { prog_name: name } : {}),
-      }),
-    ),
-  );
+  b.add('prog_load', createFile(kernel, (task, args) => progLoadCtl(kernel, task, args)));
   b.add('dmesg', seqFile(() => kernel.log.lines.map((l) => l + '\n').join(''), { mode: 0o400 }));
   b.add('trace_filters', traceFiltersDir(kernel));
   b.add('sockets', controlDir(kernel, 'sockets', 'filter'));

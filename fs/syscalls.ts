@@ -31,7 +31,8 @@ import {
 } from '../kernel/file.js';
 import { taskHooksOf } from '../kernel/process.js';
 import { defineSyscall, type SyscallArg } from '../kernel/syscall.js';
-import { perTask, type Cred, type FileObject, type Task } from '../kernel/task.js';
+import { pollWaitPromise } from '../kernel/poll.js';
+import { perTask, type Cred, type FileObject, type PollTable, type Task } from '../kernel/task.js';
 import {
   MAY_EXEC, MAY_READ, MAY_WRITE, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, isDir, lookup, permission, taskContext, vfsChmod,
   vfsFlush, vfsMkdir, vfsOpen, vfsRead, vfsRelease, vfsRename, vfsRmdir, vfsStat, vfsTruncate, vfsUnlink, vfsWrite,
@@ -192,9 +193,17 @@ export class VfsFile implements FileObject {
     return pos;
   }
 
-  poll(): number {
+  /**
+   * poll(2): a file with FileOps.poll (trace_pipe) is readable when it says so and wakes the
+   * poller through FileOps.pollWait; any other file is always ready (DEFAULT_POLLMASK).
+   */
+  poll(_task?: Task, pt?: PollTable | null): number {
     const f = this.file;
     const fops = f.inode.fops;
+    if (pt && fops?.pollWait && !f.released) {
+      const wait = fops.pollWait;
+      pollWaitPromise(pt, f, () => wait(f));
+    }
     if (fops?.poll) return fops.poll(f) ? POLLIN | POLLRDNORM : 0;
     return DEFAULT_POLLMASK;
   }

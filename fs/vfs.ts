@@ -95,6 +95,8 @@ export interface FileOps {
   release?(f: OpenFile): void;
   /** True when a read would not block. */
   poll?(f: OpenFile): boolean;
+  /** Resolves at the next wake-up that may change poll's answer (poll(2) waits on it). */
+  pollWait?(f: OpenFile): Promise<void>;
   /** open(O_TRUNC) or truncate(2); f is null for truncate by path. */
   truncate?(f: OpenFile | null, size: number, ctx: FsContext): void;
   /** The size getattr reports (0 for pseudo files, as procfs and tracefs do). */
@@ -373,7 +375,9 @@ export function streamFile(opts: StreamFileOptions): Inode {
     };
     return again();
   };
-  const fops: FileOps = { read, size: () => 0, poll: (f) => toBytes(take(f, 0)).length > 0, nonseekable: true };
+  const fops: FileOps = {
+    read, size: () => 0, poll: (f) => toBytes(take(f, 0)).length > 0, pollWait: (f) => waitOrAbort(f, wait), nonseekable: true,
+  };
   if (opts.open) fops.open = opts.open;
   if (opts.release) fops.release = opts.release;
   return fileInode(fops, opts, 0o444);

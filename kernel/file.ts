@@ -4,7 +4,7 @@
  * F_GETFD/F_SETFD, F_GETFL/F_SETFL). They know nothing about paths: each dispatches to the
  * optional methods of the fd's FileObject (kernel/task.ts), so a socket, a VFS file
  * (fs/syscalls.ts) or any later object answers read(2) the same way. close(2) and ioctl(2)
- * live in process.ts.
+ * live in process.ts; poll, ppoll, select, pselect6 and epoll in poll.ts.
  *
  * Mini-OS conventions for pointer arguments (objects are user memory): `buf` is a
  * Uint8Array, and `count` may not run past its end (that would be EFAULT in Linux too,
@@ -17,6 +17,7 @@
  */
 import { KernelError } from './errno.js';
 import type { Kernel } from './kernel.js';
+import { registerPollSyscalls } from './poll.js';
 import { defineSyscall, type SyscallArg } from './syscall.js';
 import { RLIMIT_NOFILE, type FileObject, type Task } from './task.js';
 
@@ -61,17 +62,11 @@ export const F_SETFL = 4;
 export const F_DUPFD_CLOEXEC = 1030;
 export const FD_CLOEXEC = 1;
 
-/* poll(2) bits (asm-generic/poll.h). */
-export const POLLIN = 0x1;
-export const POLLPRI = 0x2;
-export const POLLOUT = 0x4;
-export const POLLERR = 0x8;
-export const POLLHUP = 0x10;
-export const POLLNVAL = 0x20;
-export const POLLRDNORM = 0x40;
-export const POLLWRNORM = 0x100;
-/** What a file without ->poll reports (DEFAULT_POLLMASK). */
-export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+/* poll(2) bits (asm-generic/poll.h): defined with the poll syscalls. */
+export {
+  DEFAULT_POLLMASK, POLLERR, POLLHUP, POLLIN, POLLMSG, POLLNVAL, POLLOUT, POLLPRI, POLLRDBAND, POLLRDHUP, POLLRDNORM,
+  POLLWRBAND, POLLWRNORM,
+} from './poll.js';
 
 /** The status flags fcntl(F_SETFL) may change (SETFL_MASK, less O_ASYNC/O_DIRECT/O_NOATIME). */
 export const SETFL_MASK = O_APPEND | O_NONBLOCK;
@@ -226,4 +221,5 @@ export function registerFileSyscalls(kernel: Kernel): void {
     return dupTo(task, oldfd, newfd, (flags & O_CLOEXEC) !== 0);
   });
   defineSyscall(kernel, 'fcntl', ({ task, args }) => fcntl(task, intArg(args[0]), uintArg(args[1]), args[2]));
+  registerPollSyscalls(kernel);
 }

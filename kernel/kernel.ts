@@ -38,7 +38,8 @@ export class Clock {
   private readonly startHost = process.hrtime.bigint();
   constructor(
     seed: number,
-    private readonly realTime: boolean,
+    /** Host time (BootOptions.realTime) rather than the deterministic clock. */
+    readonly realTime: boolean,
     private readonly stepNs = 1000n,
   ) {
     this.ns = 10_000_000_000n + BigInt(seed % 1000) * 1_000_000n;

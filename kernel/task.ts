@@ -73,8 +73,13 @@ export interface FileObject {
   write?(task: Task, buf: Uint8Array, pos: number | null): number | Promise<number>;
   /** lseek(2) (SEEK_SET/SEEK_CUR/SEEK_END...); returns the new position. Absent means ESPIPE. */
   lseek?(offset: number, whence: number): number;
-  /** The POLL* bits ready now (POLLIN 1, POLLOUT 4, ...); absent means DEFAULT_POLLMASK. */
-  poll?(task: Task): number;
+  /**
+   * poll(2)/select(2)/epoll (kernel/poll.ts): the POLL* bits ready now (POLLIN 1, POLLOUT 4,
+   * ...); absent means DEFAULT_POLLMASK. With a poll table `pt`, the object also queues
+   * pt.wake on every wait queue whose wake-up may change the answer and hands pt.onCleanup
+   * the way to take it off again (Linux's poll_wait). Never blocks; throws nothing.
+   */
+  poll?(task: Task, pt?: PollTable | null): number;
   /**
    * fcntl(F_GETFL) / fcntl(F_SETFL): the file status flags (access mode, O_APPEND,
    * O_NONBLOCK). setStatusFlags gets the new O_APPEND | O_NONBLOCK bits only. Absent:
@@ -82,6 +87,17 @@ export interface FileObject {
    */
   statusFlags?(): number;
   setStatusFlags?(flags: number): void;
+}
+
+/**
+ * poll_table (kernel/poll.ts): what a poller gives a FileObject's poll() so that the object
+ * can wake it. The object queues `wake` on its wait queue(s) and registers the removal with
+ * onCleanup; the poller runs the removals when it stops waiting (poll_freewait). A spurious
+ * wake-up is harmless: the poller asks every object again.
+ */
+export interface PollTable {
+  readonly wake: () => void;
+  onCleanup(remove: () => void): void;
 }
 
 export const RLIMIT_NOFILE = 1024;

@@ -60,6 +60,34 @@ const OP_CALL_HELPER = 0x109;
 const OP_CALL_LOCAL = 0x10a;
 const OP_CALLX = 0x10b;
 const OP_BAD = 0x10c;
+// LD_ABS with a non-negative offset whose end fits in an int32: word 2 holds offset+size
+// (the packet length the load needs), word 3 the offset.
+const OP_LDABS_W = 0x10d;
+const OP_LDABS_H = 0x10e;
+const OP_LDABS_B = 0x10f;
+// Superinstructions for the shapes classic BPF converts to (kernel/bpf/classic/convert.ts).
+// The fused slot replaces only the first slot's op: the slots it covers keep their own
+// decoding, so a jump into the middle of a fused sequence runs the plain instructions.
+// - a packet load (LD_ABS fast form, LD_IND) followed by `if r0 <op> K goto` with K >= 0
+//   and a forward target, op in JEQ/JNE/JSET/JGT/JGE (64-bit): the load's dst bits hold
+//   the condition (JCC_*), the jump is read from the next slot
+const OP_LDABS_W_J = 0x110;
+const OP_LDABS_H_J = 0x111;
+const OP_LDABS_B_J = 0x112;
+const OP_LDIND_W_J = 0x113;
+const OP_LDIND_H_J = 0x114;
+const OP_LDIND_B_J = 0x115;
+// - LDX MSH: r7 = r0; r0 = P[k] (byte); w0 &= 0xf; w0 <<= 2; r2 = r7; r7 = r0; r0 = r2
+const OP_CLASSIC_MSH = 0x116;
+// - the prologue: w0 ^= w0; w7 ^= w7; r6 = r1
+const OP_CLASSIC_ENTRY = 0x117;
+// - a return of a constant: w0 = K; exit
+const OP_RET_K = 0x118;
+const JCC_EQ = 0;
+const JCC_NE = 1;
+const JCC_SET = 2;
+const JCC_GT = 3;
+const JCC_GE = 4;
 
 const KHI = KERNEL_BASE_HI | 0;
 /** R layout: r0..r10 as halves, then one constant per slot, then saved call frames. */
@@ -73,6 +101,20 @@ interface Decoded {
   readonly template: Int32Array;
   readonly framesAt: number;
   readonly pool: Int32Array[];
+  /**
+   * No helper calls (so no tail calls, no callbacks, nothing that can run other code
+   * during a run): such a run cannot nest or be re-entered, and uses `file` (made on
+   * first use) with no pool traffic and a shared RunState.
+   */
+  readonly leaf: boolean;
+  file: Int32Array | null;
+  /**
+   * Indices in R of the register words to clear at entry: r0, r2..r9 in general; for a
+   * leaf program without bpf-to-bpf calls only the registers some path may read before
+   * writing (a register written before any read on every path cannot show its old value,
+   * so it need not start at 0).
+   */
+  readonly zero: Int32Array;
   /** Why a slot decoded to OP_BAD. */
   readonly bad: Map<number, string>;
 }
@@ -201,7 +243,13 @@ function decode(insns: readonly Insn[]): Decoded {
             template[k + 1] = hi.imm | 0;
           }
           src = k;
-        } else if (!(op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50)) {
+        } else if (op === 0x20 || op === 0x28 || op === 0x30) {
+          const size = op === 0x20 ? 4 : op === 0x28 ? 2 : 1;
+          if (i.imm >= 0 && i.imm <= 0x7fffffff - size) {
+            op = op === 0x20 ? OP_LDABS_W : op === 0x28 ? OP_LDABS_H : OP_LDABS_B;
+            off = i.imm + size;
+          }
+        } else if (!(op === 0x40 || op === 0x48 || op === 0x50)) {
           setBad(pc, `unknown opcode ${hex2(op)}`);
         }
         break;
@@ -229,7 +277,150 @@ function decode(insns: readonly Insn[]): Decoded {
   }
   code[n * 4] = OP_BAD;
   bad.set(n, n === 0 ? 'empty program' : 'fell off the end of the program (jump out of range or no exit)');
-  return { code, n, template, framesAt, pool: [], bad };
+  let leaf = true;
+  let localCalls = false;
+  for (let pc = 0; pc < n; pc++) {
+    const op = code[pc * 4]! & 0xffff;
+    if (op === OP_CALL_HELPER || op === OP_CALLX) leaf = false;
+    else if (op === OP_CALL_LOCAL) localCalls = true;
+  }
+  const need = leaf && !localCalls ? readBeforeWrite(code, n) : 0x3fd; // r0, r2..r9
+  fuse(code, n);
+  const zero: number[] = [];
+  for (let r = 0; r < 10; r++) if ((need & (1 << r)) !== 0 && r !== 1) zero.push(2 * r, 2 * r + 1);
+  return { code, n, template, framesAt, pool: [], bad, leaf, file: null, zero: Int32Array.from(zero) };
+}
+
+/** Installs the superinstructions (see OP_LDABS_W_J...) over decoded code. */
+function fuse(code: Int32Array, n: number): void {
+  const op = (pc: number): number => code[pc * 4]! & 0xffff;
+  for (let pc = 0; pc + 1 < n; pc++) {
+    const o = op(pc);
+    let fused: number;
+    if (o === OP_LDABS_W) fused = OP_LDABS_W_J;
+    else if (o === OP_LDABS_H) fused = OP_LDABS_H_J;
+    else if (o === OP_LDABS_B) fused = OP_LDABS_B_J;
+    else if (o === 0x40) fused = OP_LDIND_W_J;
+    else if (o === 0x48) fused = OP_LDIND_H_J;
+    else if (o === 0x50) fused = OP_LDIND_B_J;
+    else continue;
+    const j = (pc + 1) * 4;
+    const jw = code[j]!;
+    const jo = jw & 0xffff;
+    const cc = jo === 0x1d ? JCC_EQ : jo === 0x5d ? JCC_NE : jo === 0x4d ? JCC_SET : jo === 0x2d ? JCC_GT : jo === 0x3d ? JCC_GE : -1;
+    // K form (the source is the slot's constant), dst r0, K >= 0, forward
+    if (cc < 0 || jw >>> 16 !== 0 || code[j + 1]! < NREGS || code[j + 3]! < 0 || code[j + 2]! < 0) continue;
+    code[pc * 4] = fused | (cc << 16);
+  }
+  for (let pc = 0; pc + 6 < n; pc++) {
+    const w = (k: number): number => code[(pc + k) * 4]!;
+    const src = (k: number): number => code[(pc + k) * 4 + 1]!;
+    const imm = (k: number): number => code[(pc + k) * 4 + 3]!;
+    if (
+      w(0) === (0xbf | (14 << 16)) && src(0) === 0 &&
+      (w(1) & 0xffff) === OP_LDABS_B &&
+      w(2) === 0x5c && src(2) >= NREGS && imm(2) === 0xf &&
+      w(3) === 0x6c && src(3) >= NREGS && imm(3) === 2 &&
+      w(4) === (0xbf | (4 << 16)) && src(4) === 14 &&
+      w(5) === (0xbf | (14 << 16)) && src(5) === 0 &&
+      w(6) === 0xbf && src(6) === 4
+    ) {
+      code[pc * 4] = OP_CLASSIC_MSH;
+    }
+  }
+  for (let pc = 0; pc + 1 < n; pc++) {
+    if (code[pc * 4] === 0xbc && code[pc * 4 + 1]! >= NREGS && code[pc * 4 + 4] === 0x95) code[pc * 4] = OP_RET_K;
+  }
+  for (let pc = 0; pc + 2 < n; pc++) {
+    if (
+      code[pc * 4] === 0xac && code[pc * 4 + 1] === 0 &&
+      code[pc * 4 + 4] === (0xac | (14 << 16)) && code[pc * 4 + 5] === 14 &&
+      code[pc * 4 + 8] === (0xbf | (12 << 16)) && code[pc * 4 + 9] === 2
+    ) {
+      code[pc * 4] = OP_CLASSIC_ENTRY;
+    }
+  }
+}
+
+/**
+ * The registers (bit i: ri) that some path from insn 0 may read before writing, r1 and
+ * r10 being set at entry; over decoded code without calls. Reads and writes are
+ * approximated safely (an operand that may be read counts as read; atomics count as
+ * writing nothing); `xor`/`sub` of a register with itself only writes it.
+ */
+function readBeforeWrite(code: Int32Array, n: number): number {
+  const bit = (idx: number): number => (idx < NREGS ? 1 << (idx >> 1) : 0);
+  const written = new Int32Array(n + 1).fill(-1); // -1: not reached yet
+  written[0] = (1 << 1) | (1 << 10);
+  const work = [0];
+  let need = 0;
+  const flow = (t: number, w: number): void => {
+    const old = written[t]!;
+    const nw = old === -1 ? w : old & w;
+    if (nw !== old) {
+      written[t] = nw;
+      work.push(t);
+    }
+  };
+  while (work.length > 0) {
+    const pc = work.pop()!;
+    const w = written[pc]!;
+    const word = code[pc * 4]!;
+    const op = word & 0xffff;
+    const d = word >>> 16;
+    const s = code[pc * 4 + 1]!;
+    let reads = 0;
+    let writes = 0;
+    let next = pc + 1;
+    let jump = -1;
+    if (op === OP_BAD || pc === n) continue;
+    if (op === 0x95) {
+      need |= 1 & ~w;
+      continue;
+    }
+    if (op === 0x05) {
+      flow(pc + 1 + code[pc * 4 + 2]!, w);
+      continue;
+    }
+    const cls = op & 7;
+    if (op >= 0x100 && op <= 0x108) {
+      // signed div/mod read both; movsx reads the source only
+      reads = op <= 0x103 ? bit(d) | bit(s) : bit(s);
+      writes = bit(d);
+    } else if (op >= OP_LDABS_W && op <= OP_LDABS_B) {
+      writes = 1;
+    } else if (cls === 4 || cls === 7) {
+      const aop = op & 0xf0;
+      if (aop === 0xb0) reads = bit(s);
+      else if (aop === 0x80 || aop === 0xd0) reads = bit(d);
+      else if ((aop === 0xa0 || aop === 0x10) && s === d) reads = 0;
+      else reads = bit(d) | bit(s);
+      writes = bit(d);
+    } else if (cls === 5 || cls === 6) {
+      reads = bit(d) | bit(s);
+      jump = pc + 1 + code[pc * 4 + 2]!;
+    } else if (op === 0x18) {
+      writes = bit(d);
+      next = pc + 2;
+    } else if (cls === 1) {
+      reads = bit(s);
+      writes = bit(d);
+    } else if (cls === 3) {
+      reads = bit(d) | bit(s) | 1;
+    } else if (op === 0x20 || op === 0x28 || op === 0x30) {
+      writes = 1;
+    } else if (op === 0x40 || op === 0x48 || op === 0x50) {
+      reads = bit(s);
+      writes = 1;
+    } else {
+      reads = 0x7ff; // not expected here: be safe
+    }
+    need |= reads & ~w;
+    const out = w | writes;
+    flow(next, out);
+    if (jump >= 0) flow(jump, out);
+  }
+  return need;
 }
 
 function hex2(v: number): string {
@@ -442,10 +633,13 @@ class RunState {
     const depth = this.depth;
     const fp = this.fp;
     const r1 = args[0] ?? 0n;
+    const dec = decoded(prog);
+    const R = dec.pool.pop() ?? dec.template.slice();
     try {
-      const lo = exec(env, this, prog, insnIdx, depth + 1, fp - MAX_BPF_STACK, args, lo32(r1), hi32(r1));
+      const lo = exec(env, this, prog, dec, R, insnIdx, depth + 1, fp - MAX_BPF_STACK, args, lo32(r1), hi32(r1));
       return toU64(lo, retHi);
     } finally {
+      dec.pool.push(R);
       this.prog = prog;
       this.depth = depth;
       this.fp = fp;
@@ -454,6 +648,8 @@ class RunState {
 }
 
 const statePool: RunState[] = [];
+/** The state of leaf runs (they cannot nest, and nothing reads it after the run). */
+const leafState = new RunState();
 
 /** High word of r0 of the exec that returned last (its return value is the low word). */
 let retHi = 0;
@@ -496,27 +692,42 @@ export function interpRun32(env: RunEnv, ctxOff: number, stackTop: number): numb
 }
 
 function run(env: RunEnv, stackTop: number, limit: number, args: readonly bigint[] | null, r1lo: number, r1hi: number): number {
+  const prog = env.prog;
+  const dec = decoded(prog);
+  if (dec.leaf) {
+    // Nothing can run during a leaf run: no pools, no finally, the program's own file.
+    leafState.left = limit;
+    return exec(env, leafState, prog, dec, dec.file ?? (dec.file = dec.template.slice()), 0, 0, stackTop, args, r1lo, r1hi);
+  }
   const st = statePool.pop() ?? new RunState();
   st.left = limit;
-  st.prog = env.prog;
+  st.prog = prog;
   st.depth = 0;
   st.fp = stackTop;
   st.env = env;
   env.callSubprog = st.callSubprog;
+  const R = dec.pool.pop() ?? dec.template.slice();
   try {
-    return exec(env, st, env.prog, 0, 0, stackTop, args, r1lo, r1hi);
+    return exec(env, st, prog, dec, R, 0, 0, stackTop, args, r1lo, r1hi);
   } finally {
+    dec.pool.push(R);
     st.env = null;
     st.prog = null;
     statePool.push(st);
   }
 }
 
-/** Returns r0's low word; its high word is left in retHi. */
+/**
+ * Runs prog (decoded as dec) from pc0 in register file R0, which the caller owns (a file
+ * taken for a tail call's target is returned to its pool here). Returns r0's low word;
+ * its high word is left in retHi.
+ */
 function exec(
   env: RunEnv,
   st: RunState,
   prog0: BpfProg,
+  dec0: Decoded,
+  R0: Int32Array,
   pc0: number,
   depth0: number,
   fp: number,
@@ -525,12 +736,12 @@ function exec(
   r1hi: number,
 ): number {
   let prog = prog0;
-  let dec = decoded(prog);
-  let R = dec.pool.pop() ?? dec.template.slice();
-  try {
-    // r0, r2..r9 = 0 (unrolled: R.fill or a loop costs a short filter's whole run)
-    R[0] = 0; R[1] = 0; R[4] = 0; R[5] = 0; R[6] = 0; R[7] = 0; R[8] = 0; R[9] = 0; R[10] = 0;
-    R[11] = 0; R[12] = 0; R[13] = 0; R[14] = 0; R[15] = 0; R[16] = 0; R[17] = 0; R[18] = 0; R[19] = 0;
+  let dec = dec0;
+  let R = R0;
+  {
+    // r0, r2..r9 = 0 (only those the program may read before writing: see Decoded.zero)
+    const Z = dec.zero;
+    for (let i = 0; i < Z.length; i++) R[Z[i]!] = 0;
     R[2] = r1lo;
     R[3] = r1hi;
     if (args !== null) for (let i = 1; i < 5 && i < args.length; i++) setU64(R, 2 + 2 * i, args[i]!);
@@ -545,6 +756,10 @@ function exec(
     const mem = env.kernel.mem;
     let dv = mem.dv;
     let memLen = mem.u8.length;
+    // LD_ABS at a non-negative offset: the packet's start and length
+    let pkt = env.packet;
+    let pData = pkt === undefined ? 0 : pkt.data;
+    let pLen = pkt === undefined ? -1 : pkt.len;
 
     for (;;) {
       const p = pc << 2;
@@ -613,11 +828,11 @@ function exec(
           break;
         }
         case 0xd7: endian(R, d, C[p + 3]!, true); break; // bswap
-        case OP_SDIV64: sdiv64(R, d, s); break;
-        case OP_SMOD64: smod64(R, d, s); break;
-        case OP_MOVSX64_8: R[d] = (R[s]! << 24) >> 24; R[d + 1] = R[d]! >> 31; break;
-        case OP_MOVSX64_16: R[d] = (R[s]! << 16) >> 16; R[d + 1] = R[d]! >> 31; break;
-        case OP_MOVSX64_32: R[d] = R[s]!; R[d + 1] = R[s]! >> 31; break;
+        case 0x101: sdiv64(R, d, s); break; // OP_SDIV64
+        case 0x103: smod64(R, d, s); break; // OP_SMOD64
+        case 0x106: R[d] = (R[s]! << 24) >> 24; R[d + 1] = R[d]! >> 31; break; // OP_MOVSX64_8
+        case 0x107: R[d] = (R[s]! << 16) >> 16; R[d + 1] = R[d]! >> 31; break; // OP_MOVSX64_16
+        case 0x108: R[d] = R[s]!; R[d + 1] = R[s]! >> 31; break; // OP_MOVSX64_32
 
         // ---- ALU (32-bit: every result zero-extends)
         case 0x0c: R[d] = (R[d]! + R[s]!) | 0; R[d + 1] = 0; break;
@@ -645,20 +860,20 @@ function exec(
         case 0xcc: R[d] = R[d]! >> (R[s]! & 31); R[d + 1] = 0; break;
         case 0xd4: endian(R, d, C[p + 3]!, false); break; // le
         case 0xdc: endian(R, d, C[p + 3]!, true); break; // be
-        case OP_SDIV32: { // INT_MIN / -1 wraps to INT_MIN through |0
+        case 0x100: { // OP_SDIV32: INT_MIN / -1 wraps to INT_MIN through |0
           const b = R[s]!;
           R[d] = b === 0 ? 0 : (R[d]! / b) | 0;
           R[d + 1] = 0;
           break;
         }
-        case OP_SMOD32: {
+        case 0x102: { // OP_SMOD32
           const b = R[s]!;
           if (b !== 0) R[d] = b === -1 ? 0 : (R[d]! % b) | 0;
           R[d + 1] = 0;
           break;
         }
-        case OP_MOVSX32_8: R[d] = (R[s]! << 24) >> 24; R[d + 1] = 0; break;
-        case OP_MOVSX32_16: R[d] = (R[s]! << 16) >> 16; R[d + 1] = 0; break;
+        case 0x104: R[d] = (R[s]! << 24) >> 24; R[d + 1] = 0; break; // OP_MOVSX32_8
+        case 0x105: R[d] = (R[s]! << 16) >> 16; R[d + 1] = 0; break; // OP_MOVSX32_16
 
         // ---- JMP (64-bit compares; a taken backward jump charges its distance to the budget)
         case 0x05: { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break; // ja, gotol
@@ -688,8 +903,8 @@ function exec(
         case 0xde: if (R[d]! <= R[s]!) { pc += (t = C[p + 2]!); if (t < 0 && (budget += t) < 0) throw budgetExceeded(st, pc); } break;
 
         // ---- calls and exit
-        case OP_CALL_HELPER:
-        case OP_CALLX: {
+        case 0x109: // OP_CALL_HELPER
+        case 0x10b: { // OP_CALLX
           const id = (w & 0xffff) === OP_CALLX ? R[d]! : C[p + 3]!;
           const proto = prog.helpers.get(id);
           if (proto === undefined) throw new KernelError('EINVAL', `invalid func unknown#${id} at insn ${pc - 1}`);
@@ -702,6 +917,9 @@ function exec(
           setU64(R, 0, r);
           dv = mem.dv;
           memLen = mem.u8.length;
+          pkt = env.packet;
+          pData = pkt === undefined ? 0 : pkt.data;
+          pLen = pkt === undefined ? -1 : pkt.len;
           const target = env.tailCallTarget;
           if (target !== null) {
             env.tailCallTarget = null;
@@ -713,7 +931,7 @@ function exec(
             const next = decoded(target);
             const R2 = next.pool.pop() ?? next.template.slice();
             R2.set(R.subarray(0, NREGS));
-            dec.pool.push(R);
+            if (R !== R0) dec.pool.push(R);
             prog = target;
             dec = next;
             R = R2;
@@ -724,7 +942,7 @@ function exec(
           }
           break;
         }
-        case OP_CALL_LOCAL: {
+        case 0x10a: { // OP_CALL_LOCAL
           if (depth + 1 >= MAX_CALL_FRAMES) {
             throw new KernelError('E2BIG', `the call stack of ${depth + 2} frames is too deep`);
           }
@@ -741,6 +959,7 @@ function exec(
           if (depth === depth0) {
             st.left = budget;
             retHi = R[1]!;
+            if (R !== R0) dec.pool.push(R);
             return R[0]!;
           }
           depth--;
@@ -838,24 +1057,182 @@ function exec(
           const size = (op & 0x18) === 0 ? 4 : (op & 0x18) === 0x08 ? 2 : 1;
           let off = C[p + 3]!;
           if (op >= 0x40) off = (off + R[s]!) | 0;
-          const v = ldPacket(env, off, size);
+          const v =
+            off >= 0 && off + size <= pLen
+              ? size === 2 ? dv.getUint16(pData + off, false) : size === 1 ? dv.getUint8(pData + off) : dv.getUint32(pData + off, false)
+              : ldPacket(env, off, size);
           if (v < 0) {
             st.left = budget;
             retHi = 0;
+            if (R !== R0) dec.pool.push(R);
             return 0;
           }
           R[0] = v | 0;
           R[1] = 0;
           break;
         }
+        case 0x10d: if (C[p + 2]! > pLen) { // OP_LDABS_W
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          R[0] = dv.getInt32(pData + C[p + 3]!, false);
+          R[1] = 0;
+          break;
+        case 0x10e: if (C[p + 2]! > pLen) { // OP_LDABS_H
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          R[0] = dv.getUint16(pData + C[p + 3]!, false);
+          R[1] = 0;
+          break;
+        case 0x10f: if (C[p + 2]! > pLen) { // OP_LDABS_B
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          R[0] = dv.getUint8(pData + C[p + 3]!);
+          R[1] = 0;
+          break;
+        case 0x110: { // OP_LDABS_W_J: load, then the next slot's `if r0 <cond> K goto`
+          if (C[p + 2]! > pLen) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          const v = dv.getUint32(pData + C[p + 3]!, false);
+          const k = C[p + 7]!;
+          R[0] = v;
+          R[1] = 0;
+          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
+          pc++;
+          break;
+        }
+        case 0x111: { // OP_LDABS_H_J: load, then the next slot's `if r0 <cond> K goto`
+          if (C[p + 2]! > pLen) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          const v = dv.getUint16(pData + C[p + 3]!, false);
+          const k = C[p + 7]!;
+          R[0] = v;
+          R[1] = 0;
+          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
+          pc++;
+          break;
+        }
+        case 0x112: { // OP_LDABS_B_J: load, then the next slot's `if r0 <cond> K goto`
+          if (C[p + 2]! > pLen) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          const v = dv.getUint8(pData + C[p + 3]!);
+          const k = C[p + 7]!;
+          R[0] = v;
+          R[1] = 0;
+          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
+          pc++;
+          break;
+        }
+        case 0x113: { // OP_LDIND_W_J
+          const off = (C[p + 3]! + R[s]!) | 0;
+          let v: number;
+          if (off >= 0 && off + 4 <= pLen) v = dv.getUint32(pData + off, false);
+          else if ((v = ldPacket(env, off, 4)) < 0) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          const k = C[p + 7]!;
+          R[0] = v;
+          R[1] = 0;
+          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
+          pc++;
+          break;
+        }
+        case 0x114: { // OP_LDIND_H_J
+          const off = (C[p + 3]! + R[s]!) | 0;
+          let v: number;
+          if (off >= 0 && off + 2 <= pLen) v = dv.getUint16(pData + off, false);
+          else if ((v = ldPacket(env, off, 2)) < 0) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          const k = C[p + 7]!;
+          R[0] = v;
+          R[1] = 0;
+          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
+          pc++;
+          break;
+        }
+        case 0x115: { // OP_LDIND_B_J
+          const off = (C[p + 3]! + R[s]!) | 0;
+          let v: number;
+          if (off >= 0 && off + 1 <= pLen) v = dv.getUint8(pData + off);
+          else if ((v = ldPacket(env, off, 1)) < 0) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          const k = C[p + 7]!;
+          R[0] = v;
+          R[1] = 0;
+          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
+          pc++;
+          break;
+        }
+        case 0x116: { // OP_CLASSIC_MSH: X = 4 * (P[k] & 0xf), A kept (r2 = A)
+          if (C[p + 6]! > pLen) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return 0;
+          }
+          R[14] = (dv.getUint8(pData + C[p + 7]!) & 0xf) << 2;
+          R[15] = 0;
+          R[4] = R[0]!;
+          R[5] = R[1]!;
+          pc += 6;
+          break;
+        }
+        case 0x118: // OP_RET_K: w0 = K, then the next slot's exit
+          R[0] = C[p + 3]!;
+          R[1] = 0;
+          if (depth === depth0) {
+            st.left = budget;
+            retHi = 0;
+            if (R !== R0) dec.pool.push(R);
+            return R[0]!;
+          }
+          break;
+        case 0x117: // OP_CLASSIC_ENTRY: w0 ^= w0; w7 ^= w7; r6 = r1
+          R[0] = 0;
+          R[1] = 0;
+          R[14] = 0;
+          R[15] = 0;
+          R[12] = R[2]!;
+          R[13] = R[3]!;
+          pc += 2;
+          break;
         default: {
           const why = dec.bad.get(pc - 1) ?? `unknown opcode ${hex2(w & 0xff)}`;
           throw new KernelError('EINVAL', `${why} (insn ${pc - 1})`);
         }
       }
     }
-  } finally {
-    dec.pool.push(R);
   }
 }
 

@@ -19,11 +19,13 @@ import { KernelError, type ErrnoName } from '../../kernel/errno.js';
 import { perKernel, type Kernel } from '../../kernel/kernel.js';
 import { tracepointOf } from '../../kernel/trace/tracepoint.js';
 import { skbDropReason } from '../../kernel/trace/events/skb.js';
-import type { FileObject, Task } from '../../kernel/task.js';
+import type { FileObject, PollTable, Task } from '../../kernel/task.js';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRBAND, POLLWRNORM } from '../../kernel/poll.js';
 import { bpfProgPut } from '../../kernel/bpf/objects.js';
 import { runSkbProg, type SkBuff, type SocketFilterState } from './filter.js';
 // syscalls.ts imports this module too; only method bodies use these (no cycle at load time).
 import { sockRecv, sockSend } from './syscalls.js';
+import { TcpSock } from './tcp.js';
 import { defaultDevices, ethPktType, PACKET_HOST, PACKET_OUTGOING, type NetDevice } from './netdev.js';
 import {
   ETH_HLEN, ETH_P_ALL, ETH_P_IP, ETH_P_IPV6, IPPROTO_UDP, NO_VLAN, UDP_HLEN, canonicalAddr, ethertype, ipv4String, ipv6String, udp4Frame,
@@ -181,6 +183,46 @@ export class Socket implements FileObject {
   /** write(2) on the fd: send(fd, buf, count, 0), as sock_write_iter. */
   write(task: Task, buf: Uint8Array): number {
     return sockSend(task, this, buf, 0, null);
+  }
+
+  /**
+   * poll(2) on the fd (sock_poll): tcp_poll for TCP, unix_poll for AF_UNIX streams,
+   * datagram_poll for the rest. With `pt`, the poller waits on this socket's queue and,
+   * for an AF_UNIX socketpair, on the peer's too (the peer's close wakes its own queue).
+   */
+  poll(_task: Task, pt?: PollTable | null): number {
+    if (pt) {
+      const w = pt.wake;
+      for (const sk of this.peer ? [this, this.peer] : [this]) {
+        sk.waiters.push(w);
+        pt.onCleanup(() => {
+          const i = sk.waiters.indexOf(w);
+          if (i >= 0) sk.waiters.splice(i, 1);
+        });
+      }
+    }
+    const IN = POLLIN | POLLRDNORM;
+    const OUT = POLLOUT | POLLWRNORM;
+    let mask = this.err ? POLLERR : 0;
+    if ((this.family === AF_INET || this.family === AF_INET6) && this.type === SOCK_STREAM) {
+      // A TCP socket gets its TcpSock on first use: until then it is in CLOSE.
+      const t = this.proto instanceof TcpSock ? this.proto : null;
+      const state = t?.state ?? 'CLOSE';
+      if (state === 'LISTEN') return mask | (t!.acceptq.length > 0 ? IN : 0);
+      if (this.shutdown === SHUTDOWN_MASK || state === 'CLOSE') mask |= POLLHUP;
+      if (this.shutdown & RCV_SHUTDOWN) mask |= IN | POLLRDHUP;
+      if (state !== 'SYN_SENT' && state !== 'SYN_RECV') {
+        if (this.rx.length > 0) mask |= IN;
+        mask |= OUT;
+      }
+      return mask;
+    }
+    // An AF_UNIX stream whose peer closed is shut down both ways (unix_release_sock).
+    const shutdown = this.family === AF_UNIX && this.type === SOCK_STREAM && this.peer === null ? SHUTDOWN_MASK : this.shutdown;
+    if (shutdown & RCV_SHUTDOWN) mask |= IN | POLLRDHUP;
+    if (shutdown === SHUTDOWN_MASK) mask |= POLLHUP;
+    if (this.rx.length > 0) mask |= IN;
+    return mask | OUT | POLLWRBAND;
   }
 
   /** fcntl(F_GETFL): O_RDWR, plus O_NONBLOCK (SOCK_NONBLOCK has the same value). */

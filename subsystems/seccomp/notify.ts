@@ -11,7 +11,8 @@
  */
 import { KernelError } from '../../kernel/errno.js';
 import type { EntryVerdict, SyscallCall } from '../../kernel/syscall.js';
-import type { FileObject, Task } from '../../kernel/task.js';
+import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../kernel/poll.js';
+import type { FileObject, PollTable, Task } from '../../kernel/task.js';
 import type { SeccompFilter } from './filter.js';
 import {
   SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
@@ -94,6 +95,28 @@ export class Listener implements FileObject {
     if (r.flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE) p.resolve(undefined);
     else p.resolve({ ret: r.error !== 0 ? r.error : typeof r.val === 'bigint' ? r.val : r.val });
     return 0;
+  }
+
+  /**
+   * seccomp_notify_poll: POLLIN while a notification waits to be received, POLLOUT while
+   * one received waits for its answer, POLLHUP once the listener is closed (Linux: once
+   * the filter has no tasks left, which is not tracked here). New notifications wake `pt`.
+   */
+  poll(_task: Task, pt?: PollTable | null): number {
+    if (pt) {
+      const w = pt.wake;
+      this.readers.push(w);
+      pt.onCleanup(() => {
+        const i = this.readers.indexOf(w);
+        if (i >= 0) this.readers.splice(i, 1);
+      });
+    }
+    let mask = 0;
+    for (const p of this.pending) {
+      if (p.state === 'init') mask |= POLLIN | POLLRDNORM;
+      else if (p.state === 'sent') mask |= POLLOUT | POLLWRNORM;
+    }
+    return this.closed ? mask | POLLHUP : mask;
   }
 
   ioctl(_task: Task, request: number, arg: unknown): number | Promise<number> {

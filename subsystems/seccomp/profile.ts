@@ -14,6 +14,19 @@
  * Names an architecture does not have are skipped, as libseccomp does. Within one
  * syscall, rules are tried in profile order and the first whose argument conditions all
  * hold decides; with no match, the default action.
+ *
+ * What runc and libseccomp do with the rules, checked against libseccomp itself by
+ * test/subsystems/seccomp/libseccomp-diff.test.ts:
+ * - the native arch is always in the filter (seccomp_init adds it), whatever the list says;
+ * - a rule whose action is the default action is dropped, with or without conditions (runc);
+ * - ERRNO and TRACE without errnoRet return EPERM (runtime-spec), not defaultErrnoRet;
+ *   libseccomp refuses ERRNO data of 4095 and more (EINVAL);
+ * - conditions repeating an argument index make one rule per condition (runc);
+ * - an unconditional rule for a syscall wins over every conditional one, in any order;
+ *   two rules with the same conditions and different actions are refused (EEXIST);
+ * - on i386, a rule for a socket or SysV IPC call also allows the multiplexer with the call
+ *   number: socketcall(SYS_X, ...) / ipc(X, ...), without the rule's conditions;
+ * - x86_64 without x32: numbers with __X32_SYSCALL_BIT are the bad arch, except -1.
  */
 import { KernelError } from '../../kernel/errno.js';
 import { SYSCALL_TABLES, X32_SYSCALL_BIT, type ArchName } from '../../kernel/syscall-table.js';
@@ -82,6 +95,9 @@ const ARCHES: readonly ArchDef[] = [
 ];
 
 export function parseAction(name: string, errnoRet: number | undefined, defaultErrno: number | undefined): number {
+  const data = (errnoRet ?? defaultErrno ?? 1) & 0xffff;
+  // libseccomp (db_col_action_valid): ERRNO data must be below MAX_ERRNO (4095).
+  if (name === 'SCMP_ACT_ERRNO' && data >= 4095) throw new KernelError('EINVAL', `errno ${data} out of range`);
   switch (name) {
     case 'SCMP_ACT_KILL':
     case 'SCMP_ACT_KILL_THREAD':
@@ -91,9 +107,9 @@ export function parseAction(name: string, errnoRet: number | undefined, defaultE
     case 'SCMP_ACT_TRAP':
       return SECCOMP_RET_TRAP;
     case 'SCMP_ACT_ERRNO':
-      return (SECCOMP_RET_ERRNO | ((errnoRet ?? defaultErrno ?? 1) & 0xffff)) >>> 0;
+      return (SECCOMP_RET_ERRNO | data) >>> 0;
     case 'SCMP_ACT_TRACE':
-      return (SECCOMP_RET_TRACE | ((errnoRet ?? defaultErrno ?? 1) & 0xffff)) >>> 0;
+      return (SECCOMP_RET_TRACE | data) >>> 0;
     case 'SCMP_ACT_LOG':
       return SECCOMP_RET_LOG;
     case 'SCMP_ACT_ALLOW':
@@ -147,6 +163,64 @@ function selected(s: ProfileSyscall, caps: ReadonlySet<string>, kver: string, na
   return true;
 }
 
+/** runtime-spec: `architectures`; moby: the archMap entry of the native arch and its sub-arches. */
+function archNames(profile: Profile, native: string): string[] {
+  const nativeDef = ARCHES.find((a) => a.docker === native) ?? ARCHES[0]!;
+  let names: string[];
+  if (profile.architectures?.length) names = profile.architectures;
+  else {
+    const m = profile.archMap?.find((e) => e.architecture === nativeDef.scmp);
+    names = m ? [m.architecture, ...(m.subArchitectures ?? [])] : [nativeDef.scmp];
+  }
+  // seccomp_init puts the native arch in every filter; runc never removes it.
+  return names.includes(nativeDef.scmp) ? names : [nativeDef.scmp, ...names];
+}
+
+/**
+ * The profile as the runtime hands it to libseccomp (moby's setupSeccomp): includes and
+ * excludes decided for the options, archMap turned into `architectures`. compileProfile of
+ * the result equals compileProfile of the original with the same options.
+ */
+export function resolveIncludes(profile: Profile, opts: CompileOptions = {}): Profile {
+  const caps = new Set(opts.caps ?? DOCKER_DEFAULT_CAPS);
+  const kver = opts.kernelVersion ?? '6.18';
+  const native = opts.nativeArch ?? 'amd64';
+  const out: Profile = { defaultAction: profile.defaultAction, architectures: archNames(profile, native) };
+  if (profile.defaultErrnoRet !== undefined) out.defaultErrnoRet = profile.defaultErrnoRet;
+  out.syscalls = (profile.syscalls ?? [])
+    .filter((s) => selected(s, caps, kver, native))
+    .map((s) => {
+      const r: ProfileSyscall = { names: [...s.names], action: s.action };
+      if (s.errnoRet !== undefined) r.errnoRet = s.errnoRet;
+      if (s.args?.length) r.args = s.args.map((a) => ({ ...a }));
+      return r;
+    });
+  return out;
+}
+
+/** A rule's conditions as a set (libseccomp merges equal ones). */
+function condKey(args: readonly ProfileArg[]): string {
+  return args
+    .map((a) => `${a.index}:${a.op}:${BigInt.asUintN(64, BigInt(a.value))}:${BigInt.asUintN(64, BigInt(a.valueTwo ?? 0))}`)
+    .sort()
+    .join(',');
+}
+
+/**
+ * i386 socket and SysV IPC calls as socketcall(2) (102) and ipc(2) (117) calls: the call
+ * numbers of include/uapi/linux/net.h (SYS_SOCKET...) and ipc/syscall.c (SEMOP...).
+ */
+const I386_MULTIPLEXED: Readonly<Record<string, readonly [number, number]>> = (() => {
+  const out: Record<string, readonly [number, number]> = {};
+  const net = ['socket', 'bind', 'connect', 'listen', 'accept', 'getsockname', 'getpeername', 'socketpair', 'send', 'recv',
+    'sendto', 'recvfrom', 'shutdown', 'setsockopt', 'getsockopt', 'sendmsg', 'recvmsg', 'accept4', 'recvmmsg', 'sendmmsg'];
+  net.forEach((n, i) => (out[n] = [102, i + 1]));
+  const ipc: [string, number][] = [['semop', 1], ['semget', 2], ['semctl', 3], ['semtimedop', 4], ['msgsnd', 11], ['msgrcv', 12],
+    ['msgget', 13], ['msgctl', 14], ['shmat', 21], ['shmdt', 22], ['shmget', 23], ['shmctl', 24]];
+  for (const [n, c] of ipc) out[n] = [117, c];
+  return out;
+})();
+
 /** Decides the profile for the options: which arches and, per arch, which rules. */
 export function resolveProfile(profile: Profile, opts: CompileOptions = {}): Omit<CompiledProfile, 'program'> {
   if (!profile || typeof profile.defaultAction !== 'string') throw new KernelError('EINVAL', 'profile has no defaultAction');
@@ -154,35 +228,50 @@ export function resolveProfile(profile: Profile, opts: CompileOptions = {}): Omi
   const kver = opts.kernelVersion ?? '6.18';
   const native = opts.nativeArch ?? 'amd64';
   const defaultAction = parseAction(profile.defaultAction, profile.defaultErrnoRet, profile.defaultErrnoRet);
-  const nativeDef = ARCHES.find((a) => a.docker === native) ?? ARCHES[0]!;
-  // runtime-spec: `architectures`; moby: archMap entries for the native arch.
-  let names: string[];
-  if (profile.architectures?.length) names = profile.architectures;
-  else {
-    const m = profile.archMap?.find((e) => e.architecture === nativeDef.scmp);
-    names = m ? [m.architecture, ...(m.subArchitectures ?? [])] : [nativeDef.scmp];
-  }
+  const names = archNames(profile, native);
   const arches: CompiledArch[] = [];
   for (const n of names) {
     const def = ARCHES.find((a) => a.scmp === n);
     if (def && !arches.some((a) => a.arch === def)) arches.push({ arch: def, syscalls: new Map() });
   }
+  const add = (ca: CompiledArch, nr: number, rule: Rule): void => {
+    let list = ca.syscalls.get(nr);
+    if (!list) ca.syscalls.set(nr, (list = []));
+    const key = condKey(rule.args);
+    const same = list.find((r) => condKey(r.args) === key);
+    if (same) {
+      if (same.action !== rule.action) throw new KernelError('EEXIST', `conflicting rules for syscall ${nr}`);
+      return;
+    }
+    list.push(rule);
+  };
   for (const s of profile.syscalls ?? []) {
     if (!selected(s, caps, kver, native)) continue;
-    const action = parseAction(s.action, s.errnoRet, profile.defaultErrnoRet);
+    const action = parseAction(s.action, s.errnoRet, undefined);
     const args = s.args ?? [];
     for (const a of args) {
       if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new KernelError('EINVAL', `bad argument index ${a.index}`);
     }
+    if (action === defaultAction) continue; // runc: "This rule is redundant, silently skip it"
+    // runc: conditions on one argument repeated -> one rule per condition (their OR).
+    const repeated = args.some((a, i) => args.findIndex((b) => b.index === a.index) !== i);
+    const groups = repeated ? args.map((a) => [a]) : [args];
     for (const ca of arches) {
       for (const name of s.names) {
         const nr = SYSCALL_TABLES[ca.arch.table!].byName.get(name);
-        if (nr === undefined) continue;
-        if (action === defaultAction && args.length === 0) continue; // libseccomp drops rules equal to the default
-        let list = ca.syscalls.get(nr);
-        if (!list) ca.syscalls.set(nr, (list = []));
-        list.push({ args, action });
+        for (const g of groups) {
+          if (nr !== undefined) add(ca, nr, { args: g, action });
+          const mux = ca.arch.table === 'i386' ? I386_MULTIPLEXED[name] : undefined;
+          if (mux) add(ca, mux[0], { args: [{ index: 0, op: 'SCMP_CMP_EQ', value: mux[1] }], action });
+        }
       }
+    }
+  }
+  // libseccomp: an unconditional rule covers the syscall; conditional ones are dropped.
+  for (const ca of arches) {
+    for (const [nr, list] of ca.syscalls) {
+      const all = list.find((r) => r.args.length === 0);
+      if (all) ca.syscalls.set(nr, [all]);
     }
   }
   return { defaultAction, badArchAction: opts.badArchAction ?? SECCOMP_RET_KILL_THREAD, arches };
@@ -372,8 +461,15 @@ export function compileProfile(profile: Profile, opts: CompileOptions = {}): Com
     // Jumps only go forward: a block's own bad-arch exit sits at its end.
     const badHere = e.label();
     if (ca.arch.table === 'x86_64') {
-      const x32l = x32 ? e.label() : badHere;
-      e.jmp(JGE_K, X32_SYSCALL_BIT, x32l, 'next');
+      const x32l = e.label();
+      if (x32) e.jmp(JGE_K, X32_SYSCALL_BIT, x32l, 'next');
+      else {
+        // libseccomp lets -1 through (a tracer's skipped call); other x32 numbers are the bad arch.
+        const body = e.label();
+        e.jmp(JGE_K, X32_SYSCALL_BIT, 'next', body);
+        e.jmp(JEQ_K, 0xffffffff, body, badHere);
+        e.place(body);
+      }
       emitArch(e, ca, r.defaultAction);
       if (x32) {
         e.place(x32l);
@@ -396,6 +492,10 @@ export function compileProfile(profile: Profile, opts: CompileOptions = {}): Com
  * program must return. Tests compare the two on many inputs.
  */
 export function decide(r: Omit<CompiledProfile, 'program'>, audit: number, nr: number, args: readonly bigint[]): number {
+  nr >>>= 0;
+  if (audit === 0xc000003e && nr === 0xffffffff) {
+    return r.arches.some((a) => a.arch.audit === audit) ? r.defaultAction : r.badArchAction;
+  }
   let ca = r.arches.find((a) => a.arch.audit === audit && (a.arch.table === 'x32') === (audit === 0xc000003e && nr >= X32_SYSCALL_BIT));
   if (!ca && audit === 0xc000003e && nr >= X32_SYSCALL_BIT) return r.badArchAction;
   if (!ca) return r.badArchAction;

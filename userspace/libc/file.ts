@@ -1,8 +1,9 @@
 /**
  * File wrappers, as a C program calls them: open (openat(AT_FDCWD, ...), as glibc does),
  * read, write, pread, pwrite, lseek, dup, dup2, fcntl, stat/fstat (newfstatat/fstat),
- * mkdir, rmdir, unlink, rename, chmod, access, truncate, umask, readdir (getdents64), and
- * the conveniences readFile/writeFile built from open + read/write + close. close(2) is
+ * mkdir, rmdir, unlink, rename, chmod, access, truncate, umask, readdir (getdents64), the
+ * conveniences readFile/writeFile built from open + read/write + close, and I/O
+ * multiplexing: poll, ppoll, select, pselect (pselect6), epoll_create1/ctl/wait. close(2) is
  * proc.ts's (the same call for every fd).
  *
  * Each wrapper enters the kernel through syscall() only, so seccomp and the syscalls:
@@ -12,6 +13,7 @@
  */
 import { AT_FDCWD, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, SEEK_SET } from '../../kernel/file.js';
 import type { StatBuf } from '../../fs/syscalls.js';
+import type { EpollEvent } from '../../kernel/poll.js';
 import { SyscallError, check, sys, type Proc } from './process.js';
 import { close } from './proc.js';
 
@@ -21,6 +23,12 @@ export {
   F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, FD_CLOEXEC,
 } from '../../kernel/file.js';
 export { DT_DIR, DT_REG, DT_UNKNOWN, RENAME_NOREPLACE, STAT_SIZE, type StatBuf } from '../../fs/syscalls.js';
+
+export {
+  POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND, POLLMSG, POLLRDHUP,
+  EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_CLOEXEC, EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDNORM,
+  EPOLLWRNORM, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLLET, type EpollEvent,
+} from '../../kernel/poll.js';
 
 /** access(2) modes. */
 export const F_OK = 0;
@@ -194,4 +202,101 @@ export async function writeFile(
     if (ok) await close(p, fd);
     else await sys(p, 'close', fd);
   }
+}
+
+/* ------------------------------------------------------------------ I/O multiplexing */
+
+/** struct pollfd: revents is filled in by poll/ppoll. */
+export interface PollFd {
+  fd: number;
+  events: number;
+  revents: number;
+}
+
+export interface Timespec {
+  tv_sec: number;
+  tv_nsec: number;
+}
+
+export interface Timeval {
+  tv_sec: number;
+  tv_usec: number;
+}
+
+/** The pollfd array of poll(2) from { fd, events } (revents starts at 0). */
+export const pollfds = (...entries: { fd: number; events: number }[]): PollFd[] =>
+  entries.map((e) => ({ fd: e.fd, events: e.events, revents: 0 }));
+
+/**
+ * poll(2): waits until one of `fds` is ready, `timeout` ms pass (-1: forever, 0: no wait)
+ * or a signal arrives (EINTR); fills in each revents and returns how many have one.
+ */
+export const poll = (p: Proc, fds: PollFd[], timeout = -1): Promise<number> => check(p, 'poll', fds, fds.length, timeout);
+
+/** ppoll(2): poll with a timespec (null: forever; the time left is written back). */
+export const ppoll = (p: Proc, fds: PollFd[], timeout: Timespec | null, sigmask: Uint8Array | null = null): Promise<number> =>
+  check(p, 'ppoll', fds, fds.length, timeout, sigmask, 8);
+
+/** FD_SETSIZE: the bits of a glibc fd_set. */
+export const FD_SETSIZE = 1024;
+
+/** An fd_set (128 bytes, FD_SETSIZE bits) with `fds` set. */
+export function fdSet(...fds: number[]): Uint8Array {
+  const set = new Uint8Array(FD_SETSIZE / 8);
+  for (const fd of fds) FD_SET(fd, set);
+  return set;
+}
+
+export function FD_SET(fd: number, set: Uint8Array): void {
+  set[fd >> 3]! |= 1 << (fd & 7);
+}
+
+export function FD_CLR(fd: number, set: Uint8Array): void {
+  set[fd >> 3]! &= ~(1 << (fd & 7));
+}
+
+export function FD_ISSET(fd: number, set: Uint8Array): boolean {
+  return ((set[fd >> 3]! >> (fd & 7)) & 1) !== 0;
+}
+
+export function FD_ZERO(set: Uint8Array): void {
+  set.fill(0);
+}
+
+/** The fds set in an fd_set, below `nfds`. */
+export function fdSetMembers(set: Uint8Array, nfds = set.length * 8): number[] {
+  const out: number[] = [];
+  for (let fd = 0; fd < nfds && fd < set.length * 8; fd++) if (FD_ISSET(fd, set)) out.push(fd);
+  return out;
+}
+
+type FdSetArg = Uint8Array | number[] | null;
+
+/**
+ * select(2): the sets (fd_set bitmaps, see kernel/poll.ts) are replaced by the ready fds;
+ * returns how many bits are set in all. `timeout` null waits forever.
+ */
+export const select = (
+  p: Proc, nfds: number, readfds: FdSetArg, writefds: FdSetArg, exceptfds: FdSetArg, timeout: Timeval | null = null,
+): Promise<number> => check(p, 'select', nfds, readfds, writefds, exceptfds, timeout);
+
+/** pselect(3): glibc's pselect6 call, the sigmask passed as { ss, ss_len: 8 }. */
+export const pselect = (
+  p: Proc, nfds: number, readfds: FdSetArg, writefds: FdSetArg, exceptfds: FdSetArg, timeout: Timespec | null = null,
+  sigmask: Uint8Array | null = null,
+): Promise<number> =>
+  check(p, 'pselect6', nfds, readfds, writefds, exceptfds, timeout, sigmask ? { ss: sigmask, ss_len: 8 } : null);
+
+/** epoll_create1(2): a new epoll fd (flags: EPOLL_CLOEXEC). */
+export const epollCreate1 = (p: Proc, flags = 0): Promise<number> => check(p, 'epoll_create1', flags);
+
+/** epoll_ctl(2): EPOLL_CTL_ADD/MOD/DEL of `fd`; `data` comes back with its events. */
+export const epollCtl = (p: Proc, epfd: number, op: number, fd: number, events = 0, data: unknown = fd): Promise<number> =>
+  check(p, 'epoll_ctl', epfd, op, fd, { events, data });
+
+/** epoll_wait(2): up to `maxevents` ready { events, data }, waiting `timeout` ms (-1: forever). */
+export async function epollWait(p: Proc, epfd: number, maxevents = 64, timeout = -1): Promise<EpollEvent[]> {
+  const out: EpollEvent[] = [];
+  const n = await check(p, 'epoll_wait', epfd, out, maxevents, timeout);
+  return out.slice(0, n);
 }
