@@ -57,7 +57,7 @@ export * from './userspace/libc/proc.js';
 export * from './userspace/libc/bpf.js';
 export * from './userspace/libc/net.js';
 export * from './userspace/libc/file.js';
-/** close(2) is in both proc.ts and net.ts (the same call); this names the one exported. */
+/** close(2): one wrapper (proc.ts), re-exported by net.ts for socket code. */
 export { close } from './userspace/libc/proc.js';
 export { startWorkload, workloads, type RunningWorkload } from './userspace/workloads/index.js';
 // Processes, signals, credentials, syscall numbers.

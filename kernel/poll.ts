@@ -139,10 +139,17 @@ function scheduleIdle(kernel: Kernel, st: TimerState): void {
  */
 export function addTimer(kernel: Kernel, deadline: bigint, fire: () => void): () => void {
   if (kernel.clock.realTime) {
-    const left = deadline - kernel.clock.now();
-    const ms = left <= 0n ? 0 : Number((left + NS_PER_MS - 1n) / NS_PER_MS);
-    const h = setTimeout(fire, ms);
-    return () => clearTimeout(h);
+    // setTimeout takes at most 2^31 - 1 ms (longer fires at once): re-armed until due.
+    let h: ReturnType<typeof setTimeout> | null = null;
+    const arm = (): void => {
+      const left = deadline - kernel.clock.now();
+      const ms = left <= 0n ? 0 : Number((left + NS_PER_MS - 1n) / NS_PER_MS);
+      h = ms > 0x7fffffff ? setTimeout(arm, 0x7fffffff) : setTimeout(fire, ms);
+    };
+    arm();
+    return () => {
+      if (h !== null) clearTimeout(h);
+    };
   }
   const st = timersOf(kernel);
   const t: Timer = { deadline, seq: st.seq++, fire, cancelled: false };

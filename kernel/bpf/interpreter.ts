@@ -26,6 +26,15 @@
  *   a bad one stops the run with EFAULT before touching anything.
  * - Unverified programs may loop forever, so taken backward jumps charge their distance
  *   against an instruction budget (an upper bound of the instructions executed).
+ * - Short packet filters are dominated by entry cost and dispatches, so: a leaf program
+ *   (no helper calls) runs in its own register file with no pool, RunState or finally
+ *   work; at entry only the registers some path may read before writing are cleared
+ *   (r0..r9 still read as 0, as the conformance model wants); LD_ABS at a constant offset
+ *   is checked against one precomputed bound; and the shapes classic BPF converts to
+ *   (prologue, load + compare-and-jump, LDX MSH, `return K`) run as superinstructions
+ *   that leave the slots they cover intact, so jumps into them behave as before.
+ * - The switch's case labels are all number literals: V8 compiles it to a jump table
+ *   only over the literal cases that come before the first non-literal one.
  *
  * Invariant for callers: a program's xlated array must not be mutated after its first
  * run (replace the array instead), because the decoded form is cached on it.

@@ -244,7 +244,12 @@ export class Socket implements FileObject {
     this.closed = true;
     if (this.proto) this.proto.close(this);
     else this.destroy();
-    if (this.peer) this.peer.peer = null;
+    const peer = this.peer;
+    if (peer) {
+      // The other end of a socketpair sees EOF: wake a reader blocked on it.
+      peer.peer = null;
+      peer.wake();
+    }
     this.wake();
   }
 

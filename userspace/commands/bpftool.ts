@@ -6,6 +6,7 @@
  *   bpftool prog dump xlated PROG [opcodes] [visual]
  *   bpftool prog dump jited PROG
  *   bpftool prog pin PROG FILE
+ *   bpftool prog { load | loadall } OBJ PATH [type TYPE] [pinmaps MAP_DIR]
  *   bpftool map { show | list } [MAP]
  *   bpftool map dump MAP
  *   bpftool map lookup MAP key DATA
@@ -33,6 +34,13 @@
  *                                           --map index in imm, as in the host oracle
  *   --pin PATH                              pin the object created last
  *
+ * prog load/loadall read OBJ (an ELF object from clang -target bpf) and load it with
+ * userspace/libbpf: `load` pins the first program at PATH, `loadall` every program at
+ * PATH/<function name>; pinmaps pins the maps at MAP_DIR/<map name>. The fresh kernel
+ * reads OBJ from the host filesystem; bpftool over a process (runBpftool) through that
+ * process's files; over a mount, from the host path, loading through debugfs's
+ * map_create, maps/<id>/ctl and prog_load files.
+ *
  * Errors print `Error: ...` on stderr (or {"error": ...} with -j) and exit 255, as
  * bpftool's -1 does.
  */
@@ -40,7 +48,7 @@ import * as nodeFs from 'node:fs';
 import { dumpXlated, formatInsn } from '../../kernel/bpf/disasm.js';
 import {
   BPF_ANY, BPF_CMD, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
-  decodeInsns, isLdImm64, parseHexBytes,
+  decodeInsns, encodeInsns, isLdImm64, parseHexBytes,
 } from '../../kernel/bpf/isa.js';
 import { ERRNO, errnoName, errnoText, type ErrnoName } from '../../kernel/errno.js';
 import { fsOf } from '../../fs/api.js';
@@ -51,6 +59,10 @@ import {
   type BpfProgInfo,
 } from '../libc/bpf.js';
 import { SyscallError, sys, type Proc } from '../libc/process.js';
+import { readFile } from '../libc/file.js';
+import {
+  BpfObjectError, loadObject, objName, openObject, sectionDef, withMapRefs, type BpfObjectSpec,
+} from '../libbpf/index.js';
 import { bootCliKernel, cliProc, parseProgType } from './ebpf.js';
 import type { Command, CommandIo } from './index.js';
 
@@ -145,7 +157,31 @@ export interface BpftoolBackend {
   pin(kind: Kind, id: number, path: string): Promise<void>;
   /** BPF_MAP_CREATE then BPF_OBJ_PIN at path (the pin keeps it); returns the id. */
   createMap(path: string, a: MapCreateArgs): Promise<number>;
+  /** prog load/loadall: the bytes of OBJ, from wherever this backend's files are. */
+  readObject?(path: string): Promise<Uint8Array>;
+  /** prog load/loadall: every map and program of the object made, pinned as `how` says; the program ids. */
+  loadObject?(obj: BpfObjectSpec, how: ObjectLoadHow): Promise<number[]>;
   close(): Promise<void>;
+}
+
+/** What prog load/loadall asks of a backend. */
+export interface ObjectLoadHow {
+  /** One per program: where to pin it (kernel paths), or null (loaded, then let go). */
+  progPins: (string | null)[];
+  /** pinmaps: the directory the maps are pinned in, by name. */
+  mapDir: string | null;
+  /** `type TYPE`: every program's type. */
+  progType?: number;
+}
+
+/** bpffs mkdir -p of the directories a pin path needs under /sys/fs/bpf (the missing ones). */
+async function mkdirs(path: string, exists: (p: string) => Promise<boolean>, mkdir: (p: string) => Promise<void>): Promise<void> {
+  const parts = path.split('/').filter((x) => x !== '');
+  for (let i = 1; i < parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    if (!dir.startsWith(`${BPFFS_ROOT}/`)) continue;
+    if (!(await exists(dir))) await mkdir(dir);
+  }
 }
 
 export interface MapCreateArgs {
@@ -162,8 +198,12 @@ function syscallValueSize(info: BpfMapInfo, ncpus: number): number {
   return isPerCpu(info.type) ? roundUp(info.value_size, 8) * ncpus : info.value_size;
 }
 
-/** bpf(2) on a process's kernel, with an fd per object opened on first use. */
-export function syscallBackend(p: Proc): BpftoolBackend {
+/**
+ * bpf(2) on a process's kernel, with an fd per object opened on first use. OBJ files are
+ * read through the process's own files unless `readObject` says otherwise (the CLI's fresh
+ * kernel reads the host's).
+ */
+export function syscallBackend(p: Proc, readObject?: (path: string) => Promise<Uint8Array>): BpftoolBackend {
   const fds = new Map<string, number>();
   const fdOf = async (kind: Kind, id: number): Promise<number> => {
     const k = `${kind}:${id}`;
@@ -226,6 +266,35 @@ export function syscallBackend(p: Proc): BpftoolBackend {
           await sys(p, 'close', fd);
         }
       }),
+    readObject: (path) => wrap(async () => (readObject ? readObject(path) : readFile(p, path))),
+    loadObject: async (obj, how) => {
+      const exists = async (dir: string): Promise<boolean> => (await sys(p, 'access', dir, 0)) === 0;
+      const mkdir = async (dir: string): Promise<void> => {
+        const r = await sys(p, 'mkdir', dir, 0o700);
+        if (typeof r === 'number' && r < 0) throw new SyscallError('mkdir', -r);
+      };
+      const loaded = await loadObject(p, obj, how.progType !== undefined ? { progType: how.progType } : {});
+      try {
+        return await wrap(async () => {
+          if (how.mapDir !== null) {
+            await mkdirs(`${how.mapDir}/x`, exists, mkdir);
+            for (const m of loaded.maps) await bpfObjPin(p, m.fd, `${how.mapDir}/${m.name}`);
+          }
+          const ids: number[] = [];
+          for (const [n, prog] of loaded.programs.entries()) {
+            const pin = how.progPins[n] ?? null;
+            if (pin !== null) {
+              await mkdirs(pin, exists, mkdir);
+              await bpfObjPin(p, prog.fd, pin);
+            }
+            ids.push((await bpfObjGetInfoByFd(p, prog.fd)).id);
+          }
+          return ids;
+        });
+      } finally {
+        await loaded.close();
+      }
+    },
     close: async () => {
       for (const fd of fds.values()) await sys(p, 'close', fd);
       fds.clear();
@@ -242,6 +311,11 @@ export interface BpftoolFs {
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   closeSync(fd: number): void;
   existsSync(path: string): boolean;
+  /** prog load/loadall: OBJ's bytes (default: Node's fs, the host path). */
+  readBytes?(path: string): Uint8Array;
+  /** prog load/loadall: bpffs directories and the transient pins of unpinned objects. */
+  mkdirSync?(path: string): void;
+  unlinkSync?(path: string): void;
 }
 
 const DEBUG_DIR = '/sys/kernel/debug/bpfkern';
@@ -354,8 +428,88 @@ export function filesBackend(fs: BpftoolFs, root: string): BpftoolBackend {
           fs.closeSync(fd);
         }
       }),
+    readObject: (path) => wrap(() => (fs.readBytes ? fs.readBytes(path) : new Uint8Array(nodeFs.readFileSync(path)))),
+    loadObject: (obj, how) => wrap(() => loadObjectThroughFiles(fs, root, obj, how)),
     close: async () => {},
   };
+}
+
+/** Writes one line to a debugfs create file (map_create, prog_load) and returns the new id. */
+function createCtl(fs: BpftoolFs, root: string, file: string, line: string): number {
+  const fd = fs.openSync(`${root}${DEBUG_DIR}/${file}`, 'r+');
+  try {
+    fs.writeSync(fd, `${line}\n`);
+    const buf = new Uint8Array(256);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const id = /^id (\d+)/.exec(Buffer.from(buf.subarray(0, n)).toString())?.[1];
+    if (id === undefined) throw new Errno('EIO');
+    return Number(id);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function mapCtlLine(fs: BpftoolFs, root: string, id: number, cmd: string): void {
+  const fd = fs.openSync(`${root}${DEBUG_DIR}/maps/${id}/ctl`, 'r+');
+  try {
+    fs.writeSync(fd, `${cmd}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * prog load over a mount: map_create for each map (pinned under pinmaps, or at a transient
+ * pin removed once the programs hold the map), the initial value and freeze through
+ * maps/<id>/ctl, then prog_load with `maps=ID,...` (the relocated program's map indexes
+ * are indexes into that list) and `license=`; programs without a pin get a transient one.
+ */
+function loadObjectThroughFiles(fs: BpftoolFs, root: string, obj: BpfObjectSpec, how: ObjectLoadHow): number[] {
+  const transient: string[] = [];
+  const tmp = (what: string, n: number): string => {
+    const path = `${BPFFS_ROOT}/.bpftool_${process.pid}_${what}${n}`;
+    transient.push(path);
+    return path;
+  };
+  const mkdirp = (path: string): void => {
+    const parts = path.split('/').filter((x) => x !== '');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = `/${parts.slice(0, i).join('/')}`;
+      if (dir.startsWith(`${BPFFS_ROOT}/`) && !fs.existsSync(`${root}${dir}`)) {
+        if (!fs.mkdirSync) throw new Errno('EOPNOTSUPP');
+        fs.mkdirSync(`${root}${dir}`);
+      }
+    }
+  };
+  try {
+    const mapIds = obj.maps.map((m, n) => {
+      const path = how.mapDir !== null ? `${how.mapDir}/${m.name}` : tmp('map', n);
+      mkdirp(path);
+      const id = createCtl(fs, root, 'map_create', `${path} ${m.type} ${m.keySize} ${m.valueSize} ${m.maxEntries} ${objName(m.name) || '-'} ${m.flags}`);
+      if (m.initial) mapCtlLine(fs, root, id, `update 00000000 ${hexOf(m.initial)} any`);
+      if (m.freeze) mapCtlLine(fs, root, id, 'freeze');
+      return id;
+    });
+    return obj.programs.map((prog, n) => {
+      const type = how.progType ?? prog.type;
+      if (type === null) {
+        throw new BpfObjectError('EINVAL', `program '${prog.name}': can't guess the program type from section '${prog.section}' (give one)`);
+      }
+      const path = how.progPins[n] ?? tmp('prog', n);
+      mkdirp(path);
+      const insns = hexOf(encodeInsns(withMapRefs(prog, mapIds)));
+      const opts = [`license=${encodeURIComponent(obj.license)}`, ...(mapIds.length ? [`maps=${mapIds.join(',')}`] : [])];
+      return createCtl(fs, root, 'prog_load', `${path} ${type} ${insns} ${objName(prog.name) || '-'} ${opts.join(' ')}`);
+    });
+  } finally {
+    for (const path of transient) {
+      try {
+        fs.unlinkSync?.(`${root}${path}`);
+      } catch {
+        // not created: the load failed before it
+      }
+    }
+  }
 }
 
 /** The mount a path such as /mnt/k/sys/fs/bpf/x lies in, when it is a bpfkern mount. */
@@ -849,6 +1003,55 @@ async function doMapCreate(ctx: Ctx, args: string[]): Promise<void> {
   if (ctx.json) emit(ctx, null);
 }
 
+/** `type TYPE`: a section name as libbpf knows them (socket, xdp, tracepoint...) or an enum name. */
+function progTypeArg(text: string): number {
+  const t = sectionDef(text)?.type ?? sectionDef(`${text}/x`)?.type ?? parseProgType(text);
+  if (t === null || t === undefined) throw new ToolError(`unrecognized program type: ${text}`);
+  return t;
+}
+
+/**
+ * prog.c load_with_options: `prog load OBJ PATH [type TYPE] [pinmaps MAP_DIR]` pins the
+ * first program at PATH; `loadall` pins each at PATH/<name>. Every program is loaded.
+ */
+async function doProgLoad(ctx: Ctx, args: string[], all: boolean): Promise<void> {
+  const [file, pin, ...rest] = args;
+  if (file === undefined || pin === undefined) throw new ToolError('expected OBJ PATH');
+  let progType: number | undefined;
+  let mapDir: string | null = null;
+  for (let i = 0; i < rest.length; i += 2) {
+    const w = rest[i]!;
+    const v = rest[i + 1];
+    if (v === undefined) throw new ToolError(`expected value after '${w}'`);
+    if (w === 'type') progType = progTypeArg(v);
+    else if (w === 'pinmaps') mapDir = kernelPath(ctx, v).replace(/\/+$/, '');
+    else throw new ToolError(`expected no more arguments, 'type', 'map' or 'pinmaps', got: '${w}'?`);
+  }
+  if (!ctx.be.readObject || !ctx.be.loadObject) throw new ToolError('this backend cannot load objects');
+  let bytes: Uint8Array;
+  try {
+    bytes = await ctx.be.readObject(file);
+  } catch (e) {
+    throw new ToolError(`failed to open object file ${file}: ${strerror(e)}`);
+  }
+  let obj: BpfObjectSpec;
+  try {
+    obj = openObject(bytes, { name: (file.split('/').pop() ?? 'obj').replace(/\.o$/, '') });
+  } catch (e) {
+    if (e instanceof BpfObjectError) throw new ToolError(`failed to open object file ${file}: ${e.message}`);
+    throw e;
+  }
+  const base = kernelPath(ctx, pin).replace(/\/+$/, '');
+  const progPins = obj.programs.map((p, n) => (all ? `${base}/${p.name}` : n === 0 ? base : null));
+  try {
+    await ctx.be.loadObject(obj, { progPins, mapDir, ...(progType !== undefined ? { progType } : {}) });
+  } catch (e) {
+    if (e instanceof BpfObjectError) throw new ToolError(`failed to load object file ${file}: ${e.message}`);
+    throw new ToolError(`failed to load object file ${file}: ${strerror(e)}`);
+  }
+  if (ctx.json) emit(ctx, null);
+}
+
 /** A failure already reported on stdout (lookup's "Not found"): exit 255, no Error line. */
 class SilentFailure extends Error {}
 
@@ -857,6 +1060,7 @@ const HELP = `Usage: bpftool [OPTIONS] OBJECT { COMMAND | help }
        bpftool prog dump xlated PROG [opcodes] [visual]
        bpftool prog dump jited PROG
        bpftool prog pin PROG FILE
+       bpftool prog { load | loadall } OBJ PATH [type TYPE] [pinmaps MAP_DIR]
        bpftool map { show | list } [MAP]
        bpftool map dump MAP
        bpftool map lookup MAP key DATA
@@ -891,6 +1095,8 @@ export async function runBpftoolOn(be: BpftoolBackend, argv: string[], io: Comma
     if (prefix(object, 'prog')) {
       if (prefix(command, 'show') || prefix(command, 'list')) await doShow(ctx, 'prog', rest);
       else if (prefix(command, 'dump')) await doProgDump(ctx, rest);
+      else if (command === 'loadall') await doProgLoad(ctx, rest, true);
+      else if (command === 'load') await doProgLoad(ctx, rest, false);
       else if (prefix(command, 'pin')) await doPin(ctx, 'prog', rest);
       else if (command === 'help') io.stdout(HELP);
       else throw new ToolError(`unknown prog command '${command}'`);
@@ -989,11 +1195,14 @@ const nodeBpftoolFs: BpftoolFs = {
   readSync: (fd, buffer, offset, length, position) => nodeFs.readSync(fd, buffer, offset, length, position),
   closeSync: (fd) => nodeFs.closeSync(fd),
   existsSync: (path) => nodeFs.existsSync(path),
+  readBytes: (path) => new Uint8Array(nodeFs.readFileSync(path)),
+  mkdirSync: (path) => nodeFs.mkdirSync(path),
+  unlinkSync: (path) => nodeFs.unlinkSync(path),
 };
 
 export const bpftoolCommand: Command = {
   name: 'bpftool',
-  summary: 'bpftool prog show|dump|pin, map show|dump|lookup|update|delete|pin (--mount DIR: a mounted kernel)',
+  summary: 'bpftool prog show|dump|pin|load|loadall, map show|dump|lookup|update|delete|pin (--mount DIR: a mounted kernel)',
   run: async (argv, io) => {
     let mount: string | null = process.env['BPFKERN_MOUNT'] || null;
     const rest: string[] = [];
@@ -1016,6 +1225,8 @@ export const bpftoolCommand: Command = {
       for (let i = 0; i + 1 < args.length && mount === null; i++) {
         if (args[i] === 'pinned' || (args[i] === 'pin' && i + 3 < args.length)) {
           mount = mountOfPath(args[i] === 'pinned' ? args[i + 1]! : args[i + 3]!, nodeBpftoolFs);
+        } else if ((args[i] === 'load' || args[i] === 'loadall') && i + 2 < args.length) {
+          mount = mountOfPath(args[i + 2]!, nodeBpftoolFs);
         }
       }
     }
@@ -1050,6 +1261,7 @@ export const bpftoolCommand: Command = {
       io.stderr(`Error: ${msg}\n`);
       return 255;
     }
-    return runBpftool(p, [...globals, ...args.slice(i)], io);
+    const hostRead = async (path: string): Promise<Uint8Array> => new Uint8Array(nodeFs.readFileSync(path));
+    return runBpftoolOn(syscallBackend(p, hostRead), [...globals, ...args.slice(i)], io);
   },
 };

@@ -61,7 +61,7 @@ export async function getsockopt(p: Proc, fd: number, level: number, name: numbe
   return { ret, optlen: box.value };
 }
 
-export const close = (p: Proc, fd: number): Promise<number> => check(p, 'close', fd);
+export { close } from './proc.js';
 
 export const listen = (p: Proc, fd: number, backlog: number): Promise<number> => check(p, 'listen', fd, backlog);
 

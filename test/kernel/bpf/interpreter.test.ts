@@ -323,3 +323,130 @@ describe('run engine', () => {
     }
   });
 });
+
+describe('fast paths: superinstructions, leaf runs, register start values', () => {
+  const k = new Kernel();
+  k.sysctl.bpfJitEnable = 0;
+  const frame = Uint8Array.from({ length: 40 }, (_, i) => (i * 37 + 200) & 0xff);
+  const off = k.mem.alloc(frame.length);
+  k.mem.write(off, frame);
+  const packet = { data: off + 14, len: 26, mac: off, net: off + 14 };
+  const runPkt = (insns: Insn[], pkt: typeof packet | null = packet): bigint =>
+    bpfProgRun(k, conformanceProg(k, encodeInsns(insns)), 0n, { engine: 'interp', ...(pkt ? { packet: pkt } : {}) });
+  const at = (i: number, size: number): number => {
+    let v = 0;
+    for (let j = 0; j < size; j++) v = v * 256 + frame[14 + i + j]!;
+    return v;
+  };
+  // v: the loaded (zero-extended) value, kk: the 64-bit sign-extended immediate
+  const conds: [string, number, (v: bigint, kk: bigint) => boolean][] = [
+    ['jeq', 0x15, (v, kk) => v === kk],
+    ['jne', 0x55, (v, kk) => v !== kk],
+    ['jset', 0x45, (v, kk) => (v & kk) !== 0n],
+    ['jgt', 0x25, (v, kk) => v > kk],
+    ['jge', 0x35, (v, kk) => v >= kk],
+  ];
+  const loads: [string, number, number][] = [
+    ['w', 0x20, 4],
+    ['h', 0x28, 2],
+    ['b', 0x30, 1],
+  ];
+  const cases: { name: string; code: number; ld: number; size: number; ind: boolean; i: number; kk: number; cond: (v: bigint, kk: bigint) => boolean }[] = [];
+  for (const [cn, code, cond] of conds) {
+    for (const [ln, ld, size] of loads) {
+      for (const ind of [false, true]) {
+        for (const i of [0, 3, 26 - size, 27 - size, 30]) {
+          const v = i + size <= 26 ? at(i, size) : 0;
+          for (const kk of [0, v | 0, (v - 1) | 0, (v + 1) | 0, 0x7fffffff, -1, -0x80000000]) {
+            cases.push({ name: `ld${ind ? 'ind' : 'abs'}${ln} [${i}] ${cn} ${kk}`, code, ld: ld + (ind ? 0x20 : 0), size, ind, i, kk, cond });
+          }
+        }
+      }
+    }
+  }
+  it.each(cases)('$name: load + jump fused, split and computed agree', ({ code, ld, size, ind, i, kk, cond }) => {
+    const load = ind ? [insn(0xb7, 7, 0, 0, i - 1), insn(ld, 0, 7, 0, 1)] : [insn(ld, 0, 0, 0, i)];
+    const tail = [insn(0xb4, 0, 0, 0, 1), insn(0x95), insn(0xb4, 0, 0, 0, 2), insn(0x95)];
+    const fused = runPkt([insn(0xb7, 0, 0, 0, 99), ...load, insn(code, 0, 0, 2, kk), ...tail]);
+    const split = runPkt([insn(0xb7, 0, 0, 0, 99), ...load, insn(0x05, 0, 0, 0, 0), insn(code, 0, 0, 2, kk), ...tail]);
+    const inRange = i + size <= 26;
+    expect(fused).toBe(split);
+    expect(fused).toBe(!inRange ? 0n : cond(BigInt(at(i, size)), BigInt.asUintN(64, BigInt(kk))) ? 2n : 1n);
+  });
+  it('a jump into the middle of a fused pair runs the plain jump', () => {
+    // r0 = 7; skip the load; `if r0 == 7` must see 7, not the packet
+    const v = at(2, 2);
+    const insns = [insn(0xb7, 0, 0, 0, 7), insn(0x05, 0, 0, 1, 0), insn(0x28, 0, 0, 0, 2), insn(0x15, 0, 0, 2, 7),
+      insn(0xb4, 0, 0, 0, 1), insn(0x95), insn(0xb4, 0, 0, 0, 2), insn(0x95)];
+    expect(runPkt(insns)).toBe(2n);
+    insns[3] = insn(0x15, 0, 0, 2, v);
+    expect(runPkt(insns)).toBe(1n);
+  });
+  it('the MSH sequence (X = 4 * (P[k] & 0xf), A kept), fused and entered in the middle', () => {
+    const msh = (kk: number): Insn[] => [
+      insn(0xbf, 7, 0), insn(0x30, 0, 0, 0, kk), insn(0x54, 0, 0, 0, 0xf), insn(0x64, 0, 0, 0, 2),
+      insn(0xbf, 2, 7), insn(0xbf, 7, 0), insn(0xbf, 0, 2),
+    ];
+    const out = [insn(0x27, 0, 0, 0, 1000), insn(0x0f, 0, 7), insn(0x27, 0, 0, 0, 1000), insn(0x0f, 0, 2), insn(0x95)];
+    for (const kk of [0, 5, 25]) {
+      expect(runPkt([insn(0xb7, 0, 0, 0, 99), ...msh(kk), ...out])).toBe(BigInt((99 * 1000 + ((frame[14 + kk]! & 0xf) << 2)) * 1000 + 99));
+    }
+    expect(runPkt([insn(0xb7, 0, 0, 0, 99), ...msh(26), ...out])).toBe(0n);
+    expect(runPkt([insn(0xb7, 0, 0, 0, 99), ...msh(0), ...out], null)).toBe(0n);
+    // jump over the first mov: r7 keeps 3, the rest runs plain
+    const mid = [insn(0xb7, 0, 0, 0, 99), insn(0xb7, 7, 0, 0, 3), insn(0x05, 0, 0, 1, 0), ...msh(5), ...out];
+    expect(runPkt(mid)).toBe(BigInt((3 * 1000 + ((frame[19]! & 0xf) << 2)) * 1000 + 3));
+  });
+  it('the classic prologue (w0 ^= w0; w7 ^= w7; r6 = r1) clears whole registers', () => {
+    const asm = `lddw %r0, 0x100000005
+lddw %r7, 0x300000009
+xor32 %r0, %r0
+xor32 %r7, %r7
+mov %r6, %r1
+mov %r3, %r6
+sub %r3, %r1
+or %r0, %r7
+or %r0, %r3
+exit`;
+    expect(run(asm)).toBe(0n);
+  });
+  it('w0 = K; exit returns from a subprogram and from the program', () => {
+    const asm = `call local sub
+add %r0, 1
+exit
+sub:
+mov32 %r0, -5
+exit`;
+    expect(run(asm)).toBe(0xfffffffcn);
+  });
+  it('registers read before written start at 0 on every run of a leaf program', () => {
+    // r2 = memory length: with memory, write r3..r5 and return 1; without, return r3 | r4 | r5
+    const prog = progOf(`jne %r2, 0, set
+mov %r0, %r3
+or %r0, %r4
+add %r0, %r5
+exit
+set:
+mov %r3, 5
+mov %r4, -1
+lddw %r5, 0x700000000
+mov %r0, 1
+exit`);
+    for (let i = 0; i < 3; i++) {
+      expect(conformanceRun(kernel, prog, Uint8Array.of(1), 'interp')).toBe(1n);
+      expect(conformanceRun(kernel, prog, null, 'interp')).toBe(0n);
+    }
+  });
+  it('a register read only on some paths before its write starts at 0', () => {
+    const prog = progOf(`jeq %r2, 0, skip
+mov %r6, 42
+skip:
+mov %r0, %r6
+mov %r6, 77
+exit`);
+    for (let i = 0; i < 3; i++) {
+      expect(conformanceRun(kernel, prog, Uint8Array.of(1), 'interp')).toBe(42n);
+      expect(conformanceRun(kernel, prog, null, 'interp')).toBe(0n);
+    }
+  });
+});

@@ -82,6 +82,16 @@ describe('socket fds', () => {
     const [a, b] = await net.socketpair(p, net.AF_UNIX, net.SOCK_STREAM | net.SOCK_CLOEXEC);
     expect([plain, cloexec, a, b].map((fd) => p.task.fds.isCloexec(fd))).toEqual([false, true, true, true]);
   });
+
+  it('a read blocked on a stream socketpair returns 0 (EOF) when the other end closes', async () => {
+    const p = proc();
+    const [a, b] = await net.socketpair(p, net.AF_UNIX, net.SOCK_STREAM);
+    const reading = net.recv(p, a, 16);
+    await net.close(p, b);
+    const got = await Promise.race([reading, new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 500))]);
+    expect(got).not.toBe('blocked');
+    expect((got as Uint8Array).length).toBe(0);
+  });
 });
 
 describe('socket filter options: errno table', () => {
