@@ -336,7 +336,7 @@ function num(text: string | undefined, what: string): number {
 function progLoadCtl(kernel: Kernel, task: Task, [type, hex, ...rest]: string[]): number {
   let name: string | undefined;
   let license = 'GPL';
-  let mapIds: number[] = [];
+  let mapIds: number[] | null = null;
   for (const [n, w] of rest.entries()) {
     const eq = w.indexOf('=');
     if (eq < 0) {
@@ -359,8 +359,8 @@ function progLoadCtl(kernel: Kernel, task: Task, [type, hex, ...rest]: string[])
   const insns = decodeInsns(raw);
   const fds: number[] = [];
   try {
-    for (const id of mapIds) fds.push(bpfCommand(kernel, task, BPF_CMD.BPF_MAP_GET_FD_BY_ID, { map_id: id }));
-    if (mapIds.length > 0) {
+    for (const id of mapIds ?? []) fds.push(bpfCommand(kernel, task, BPF_CMD.BPF_MAP_GET_FD_BY_ID, { map_id: id }));
+    if (mapIds !== null) {
       for (let n = 0; n + 1 < insns.length; n++) {
         const i = insns[n]!;
         if (!isLdImm64(i)) continue;

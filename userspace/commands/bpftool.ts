@@ -61,7 +61,7 @@ import {
 import { SyscallError, sys, type Proc } from '../libc/process.js';
 import { readFile } from '../libc/file.js';
 import {
-  BpfObjectError, loadObject, objName, openObject, sectionDef, withMapRefs, type BpfObjectSpec,
+  BpfObjectError, loadObject, objName, openObject, sectionDef, type BpfObjectSpec,
 } from '../libbpf/index.js';
 import { bootCliKernel, cliProc, parseProgType } from './ebpf.js';
 import type { Command, CommandIo } from './index.js';
@@ -497,7 +497,8 @@ function loadObjectThroughFiles(fs: BpftoolFs, root: string, obj: BpfObjectSpec,
       }
       const path = how.progPins[n] ?? tmp('prog', n);
       mkdirp(path);
-      const insns = hexOf(encodeInsns(withMapRefs(prog, mapIds)));
+      // the relocated program already carries map indexes: prog_load's maps= maps them to ids
+      const insns = hexOf(encodeInsns(prog.insns));
       const opts = [`license=${encodeURIComponent(obj.license)}`, ...(mapIds.length ? [`maps=${mapIds.join(',')}`] : [])];
       return createCtl(fs, root, 'prog_load', `${path} ${type} ${insns} ${objName(prog.name) || '-'} ${opts.join(' ')}`);
     });

@@ -121,6 +121,8 @@ const BPF_OBJ_NAME_LEN = 16;
 const LEGACY_DEF_MIN = 16;
 const LEGACY_DEF_FIELDS = 20;
 const INSN = 8;
+/** The largest global data section made into a map value (4 MiB, Linux's KMALLOC_MAX_SIZE on x86-64). */
+const MAX_DATA_SECTION = 4 << 20;
 
 const bad = (detail: string, offset: number | null = null): BpfObjectError => new BpfObjectError('EINVAL', detail, offset);
 const unsupported = (detail: string, offset: number | null = null): BpfObjectError =>
@@ -282,7 +284,8 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): BpfObject
   for (const s of elf.sections) {
     const kind = dataKind(s.name);
     if (!kind || s.size === 0 || (s.type !== SHT.PROGBITS && s.type !== SHT.NOBITS)) continue;
-    if (s.size > 0x7fff_ffff) throw bad(`section '${s.name}' is too large for a map value`, s.offset);
+    // .bss has no bytes in the file: its size is unchecked until here (KMALLOC_MAX_SIZE-like cap)
+    if (s.size > MAX_DATA_SECTION) throw new BpfObjectError('E2BIG', `section '${s.name}' (${s.size} bytes) is too large for a map value`, s.offset);
     ctx.mapBySection.set(s.index, { kind: 'data', index: maps.length });
     maps.push({
       name: dataMapName(name, s.name), kind, section: s.name, type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: s.size,
