@@ -511,19 +511,19 @@ function progTestRun(kernel: Kernel, task: Task, a: BpfAttr): number {
   if (!prog.type.testRun) throw new KernelError('ENOTSUPP', `${prog.type.name} programs have no test_run`);
   const dataIn = a.data_in ?? null;
   const ctxIn = a.ctx_in ?? null;
-  const ctxSizeIn = a.ctx_size_in ?? ctxIn?.length ?? 0;
+  const ctxSizeIn = u32(a.ctx_size_in ?? ctxIn?.length ?? 0, 'ctx_size_in');
   if ((ctxSizeIn !== 0) !== (ctxIn !== null)) throw new KernelError('EINVAL', 'ctx_in and ctx_size_in go together');
   const ctxOutSize = a.ctx_size_out ?? a.ctx_out?.length ?? 0;
   if ((ctxOutSize !== 0) !== (a.ctx_out != null)) throw new KernelError('EINVAL', 'ctx_out and ctx_size_out go together');
   if ((a.flags ?? 0) !== 0 || (a.cpu ?? 0) !== 0) throw new KernelError('EINVAL', 'test_run flags and cpu are not supported');
-  const dataSize = a.data_size_in ?? dataIn?.length ?? 0;
+  const dataSize = u32(a.data_size_in ?? dataIn?.length ?? 0, 'data_size_in');
   if (dataIn && dataIn.length < dataSize) throw new KernelError('EFAULT', 'data_in shorter than data_size_in');
   const res = prog.type.testRun({
     kernel,
     prog,
     dataIn: dataIn ? dataIn.subarray(0, dataSize) : null,
     ctxIn: ctxIn ? userBytes(ctxIn, ctxSizeIn, 'ctx_in').subarray(0, ctxSizeIn) : null,
-    repeat: a.repeat ?? 0,
+    repeat: u32(a.repeat, 'repeat'),
     task,
   });
   // bpf_test_finish: results go back even when the output buffer is too small (ENOSPC).

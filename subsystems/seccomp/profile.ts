@@ -221,9 +221,64 @@ const I386_MULTIPLEXED: Readonly<Record<string, readonly [number, number]>> = ((
   return out;
 })();
 
+/**
+ * A profile is untrusted JSON: check the shape of every field the compiler reads, so a
+ * wrong type is EINVAL rather than a TypeError (or a RangeError from BigInt) inside it.
+ */
+function validateProfile(p: unknown): asserts p is Profile {
+  const bad = (what: string): never => {
+    throw new KernelError('EINVAL', `profile: ${what}`);
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const strings = (v: unknown, what: string): void => {
+    if (v !== undefined && v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) bad(`${what} must be a list of strings`);
+  };
+  const optNumber = (v: unknown, what: string): void => {
+    if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isInteger(v))) bad(`${what} must be an integer`);
+  };
+  if (!isObj(p) || typeof p.defaultAction !== 'string') bad('no defaultAction');
+  const o = p as Record<string, unknown>;
+  optNumber(o.defaultErrnoRet, 'defaultErrnoRet');
+  strings(o.architectures, 'architectures');
+  if (o.archMap !== undefined && o.archMap !== null) {
+    if (!Array.isArray(o.archMap)) bad('archMap must be a list');
+    for (const m of o.archMap as unknown[]) {
+      if (!isObj(m) || typeof m.architecture !== 'string') bad('archMap entry needs an architecture');
+      strings((m as Record<string, unknown>).subArchitectures, 'subArchitectures');
+    }
+  }
+  if (o.syscalls === undefined || o.syscalls === null) return;
+  if (!Array.isArray(o.syscalls)) bad('syscalls must be a list');
+  for (const s of o.syscalls as unknown[]) {
+    if (!isObj(s) || typeof s.action !== 'string') bad('syscall rule needs an action');
+    const r = s as Record<string, unknown>;
+    if (!Array.isArray(r.names)) bad('syscall rule needs names');
+    strings(r.names, 'names');
+    optNumber(r.errnoRet, 'errnoRet');
+    for (const k of ['includes', 'excludes'] as const) {
+      const f = r[k];
+      if (f === undefined || f === null) continue;
+      if (!isObj(f)) bad(`${k} must be an object`);
+      const fo = f as Record<string, unknown>;
+      strings(fo.caps, `${k}.caps`);
+      strings(fo.arches, `${k}.arches`);
+      if (fo.minKernel !== undefined && fo.minKernel !== null && typeof fo.minKernel !== 'string') bad(`${k}.minKernel must be a string`);
+    }
+    if (r.args === undefined || r.args === null) continue;
+    if (!Array.isArray(r.args)) bad('args must be a list');
+    for (const a of r.args as unknown[]) {
+      if (!isObj(a) || typeof a.op !== 'string') bad('argument condition needs an op');
+      const ao = a as Record<string, unknown>;
+      optNumber(ao.index, 'index');
+      if (typeof ao.value !== 'number' || !Number.isInteger(ao.value)) bad('argument value must be an integer');
+      optNumber(ao.valueTwo, 'valueTwo');
+    }
+  }
+}
+
 /** Decides the profile for the options: which arches and, per arch, which rules. */
 export function resolveProfile(profile: Profile, opts: CompileOptions = {}): Omit<CompiledProfile, 'program'> {
-  if (!profile || typeof profile.defaultAction !== 'string') throw new KernelError('EINVAL', 'profile has no defaultAction');
+  validateProfile(profile);
   const caps = new Set(opts.caps ?? DOCKER_DEFAULT_CAPS);
   const kver = opts.kernelVersion ?? '6.18';
   const native = opts.nativeArch ?? 'amd64';

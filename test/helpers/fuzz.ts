@@ -162,9 +162,9 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; errno: string; me
 const show = (input: unknown): string => {
   try {
     return JSON.stringify(input, (_k, v: unknown) =>
-      typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `hex:${Buffer.from(v).toString('hex')}` : v).slice(0, 2000);
+      typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `hex:${Buffer.from(v).toString('hex')}` : v).slice(0, 400);
   } catch {
-    return String(input).slice(0, 2000);
+    return String(input).slice(0, 400);
   }
 };
 

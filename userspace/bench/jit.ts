@@ -7,8 +7,8 @@
  */
 import { assemble } from '../../kernel/bpf/asm.js';
 import { conformanceProg } from '../../kernel/bpf/conformance.js';
-import { encodeInsns } from '../../kernel/bpf/isa.js';
-import { jitCompile } from '../../kernel/bpf/jit/index.js';
+import { encodeInsns, insn, type Insn } from '../../kernel/bpf/isa.js';
+import { compileProgram, jitCompile } from '../../kernel/bpf/jit/index.js';
 import { bpfProgRun, type Engine } from '../../kernel/bpf/run.js';
 import type { BpfProg } from '../../kernel/bpf/types.js';
 import { Kernel } from '../../kernel/kernel.js';
@@ -100,6 +100,189 @@ export function measureJit(scale = 1): JitFigures {
   return { rows, compileUsPerInsn: best / alu.xlated.length, compileInsns: alu.xlated.length };
 }
 
+// --- Compile time against program size --------------------------------------------------
+
+/**
+ * Program shapes for compile time per instruction. Each program of about `n` instructions
+ * terminates, reads r1..r5 (so runs differ with the input) and returns r0; none calls a
+ * helper, so any of them runs on either engine with no setup.
+ *
+ * - straight:  straight-line ALU code
+ * - branches:  a conditional forward branch every third instruction, over 1..48
+ *              instructions (overlapping: most blocks must be widened to nest)
+ * - loops:     3-deep nested counted loops (3 x 3 x 2 iterations), one after another,
+ *              with forward branches in the innermost body
+ * - funcs:     main calls ~n/11 small bpf-to-bpf functions (one wasm function each)
+ * - crossing:  chains of 256 forward branches, each crossing the next (i -> i+3): every
+ *              block of a chain is widened to the chain's start (256-deep nesting); the
+ *              old all-pairs fixpoint was cubic on these
+ * - nested:    jumps from the first half of each 32k window to the mirror point of its
+ *              second half: 16k-deep block nesting (the deepest the 16-bit offsets allow)
+ * - irreducible: jumps into the middle of a loop from before it: the dispatch loop; above
+ *              65520 basic blocks V8 refuses the br_table (ENOTSUPP: the interpreter runs it)
+ */
+export const SCALING_SHAPES = ['straight', 'branches', 'loops', 'funcs', 'crossing', 'nested', 'irreducible'] as const;
+export type ScalingShape = (typeof SCALING_SHAPES)[number];
+
+const ALU_OPS = [0x07, 0xa7, 0x27, 0x17, 0x47, 0x57, 0x67, 0x77, 0x04, 0xac, 0x0f, 0xaf] as const;
+
+/** A deterministic 32-bit LCG (the shapes are the same on every run). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0);
+}
+
+function aluInsn(r: () => number): Insn {
+  const code = ALU_OPS[r() % ALU_OPS.length]!;
+  const dst = r() % 6;
+  const src = 1 + (r() % 5);
+  const isShift = code === 0x67 || code === 0x77;
+  return insn(code, dst, src, 0, isShift ? r() % 64 : (r() % 2001) - 1000);
+}
+
+export function scalingProgram(shape: ScalingShape, n: number): Insn[] {
+  const r = lcg(n * 31 + SCALING_SHAPES.indexOf(shape));
+  const out: Insn[] = [insn(0xb7, 0, 0, 0, 0)];
+  const room = (): number => n - 1 - out.length; // keep the last slot for exit
+  switch (shape) {
+    case 'straight':
+      while (room() > 0) out.push(aluInsn(r));
+      break;
+    case 'branches':
+      while (room() > 0) {
+        if (out.length % 3 === 0 && room() > 2) {
+          const d = 1 + (r() % Math.min(48, room() - 1));
+          out.push(insn([0x15, 0x55, 0x25, 0xa5, 0x45][r() % 5]!, 1 + (r() % 5), 0, d, r() % 4));
+        } else out.push(aluInsn(r));
+      }
+      break;
+    case 'loops': {
+      const CHUNK = 40;
+      while (room() >= CHUNK) {
+        const at = out.length;
+        out.push(insn(0xb7, 6, 0, 0, 3)); // r6 = 3
+        out.push(insn(0xb7, 7, 0, 0, 3)); // L1: r7 = 3
+        out.push(insn(0xb7, 8, 0, 0, 2)); // L2: r8 = 2
+        const l3 = out.length; // L3:
+        while (out.length < at + CHUNK - 6) {
+          if (out.length % 4 === 0 && out.length + 2 < at + CHUNK - 6) out.push(insn(0x45, 1 + (r() % 5), 0, 1, 1 << (r() % 8)));
+          else out.push(aluInsn(r));
+        }
+        out.push(insn(0x17, 8, 0, 0, 1)); // r8 -= 1
+        out.push(insn(0x55, 8, 0, l3 - out.length - 1, 0)); // if r8 != 0 goto L3
+        out.push(insn(0x17, 7, 0, 0, 1));
+        out.push(insn(0x55, 7, 0, at + 2 - out.length - 1, 0)); // goto L2
+        out.push(insn(0x17, 6, 0, 0, 1));
+        out.push(insn(0x55, 6, 0, at + 1 - out.length - 1, 0)); // goto L1
+      }
+      while (room() > 0) out.push(aluInsn(r));
+      break;
+    }
+    case 'funcs': {
+      const FN = 8;
+      const m = Math.max(1, Math.floor((n - 4) / (FN + 4)));
+      out.push(insn(0xb7, 6, 0, 0, 0)); // r6 = 0 (sum)
+      out.push(insn(0xbf, 9, 1)); // r9 = r1 (r1..r5 are clobbered by calls)
+      const calls: number[] = [];
+      for (let k = 0; k < m; k++) {
+        out.push(insn(0xbf, 1, 9));
+        out.push(insn(0xb7, 2, 0, 0, k));
+        calls.push(out.length);
+        out.push(insn(0x85, 0, 1, 0, 0)); // call local f_k (patched below)
+        out.push(insn(0x0f, 6, 0)); // r6 += r0
+      }
+      out.push(insn(0xbf, 0, 6));
+      out.push(insn(0x95));
+      for (let k = 0; k < m; k++) {
+        out[calls[k]!]!.imm = out.length - calls[k]! - 1;
+        out.push(insn(0xbf, 0, 1));
+        for (let j = 0; j < FN - 2; j++) {
+          const i = aluInsn(r);
+          out.push(insn(i.code, j % 2 === 0 ? 0 : 2, i.src === 1 || i.src === 2 ? i.src : 2, 0, i.imm));
+        }
+        out.push(insn(0x95));
+      }
+      return out;
+    }
+    case 'crossing':
+      while (room() > 0) {
+        // a chain of 256 overlapping branches i -> i + 3, then 4 ALU insns
+        for (let k = 0; k < 256 && room() > 4; k++) out.push(insn(0x45, 1 + (k % 5), 0, 2, 1 << (k % 16)));
+        for (let k = 0; k < 4 && room() > 0; k++) out.push(aluInsn(r));
+      }
+      break;
+    case 'nested':
+      while (room() > 0) {
+        // jumps from the first half of a window to the mirror point of its second half
+        const w = Math.min(32000, room());
+        const h = Math.floor(w / 2);
+        const at = out.length;
+        for (let k = 0; k < h; k++) out.push(insn(0x45, 1 + (k % 5), 0, 2 * (h - k) - 1, 1 << (k % 16)));
+        while (out.length < at + w) out.push(aluInsn(r));
+      }
+      break;
+    case 'irreducible':
+      while (room() > 0) {
+        if (room() < 12) {
+          out.push(aluInsn(r));
+          continue;
+        }
+        // r6 = 2; if r1 & bit goto b; a: alu; b: alu; r6 -= 1; if r6 != 0 goto a
+        const at = out.length;
+        out.push(insn(0xb7, 6, 0, 0, 2));
+        out.push(insn(0x45, 1 + (r() % 5), 0, 2, 1 << (r() % 8)));
+        out.push(aluInsn(r), aluInsn(r)); // a
+        out.push(aluInsn(r), aluInsn(r)); // b
+        out.push(insn(0x17, 6, 0, 0, 1));
+        out.push(insn(0x55, 6, 0, at + 2 - out.length - 1, 0));
+      }
+      break;
+  }
+  out.push(insn(0x95));
+  return out;
+}
+
+export interface ScalingRow {
+  shape: ScalingShape;
+  insns: number;
+  /** compileProgram: structuring and encoding, µs per instruction. */
+  encodeUsPerInsn: number;
+  /** new WebAssembly.Module (V8's validation and Liftoff), µs per instruction; NaN if refused. */
+  v8UsPerInsn: number;
+  bytes: number;
+  dispatched: number;
+  /** Why V8 refused the module (the program then runs on the interpreter), or null. */
+  refused: string | null;
+}
+
+export const SCALING_SIZES = [1_000, 10_000, 100_000, 1_000_000] as const;
+
+/** Compile time per instruction for one shape and size (best of `rounds`). */
+export function measureScaling(shape: ScalingShape, n: number, rounds = 3): ScalingRow {
+  const insns = scalingProgram(shape, n);
+  let enc = Infinity;
+  let v8 = Infinity;
+  let refused: string | null = null;
+  let cm = compileProgram(insns, new Map());
+  for (let k = 0; k < rounds; k++) {
+    const t0 = process.hrtime.bigint();
+    cm = compileProgram(insns, new Map());
+    const t1 = process.hrtime.bigint();
+    try {
+      new WebAssembly.Module(cm.bytes);
+    } catch (e) {
+      refused = (e as Error).message.replace(/^WebAssembly\.Module\(\): /, '');
+    }
+    const t2 = process.hrtime.bigint();
+    enc = Math.min(enc, Number(t1 - t0) / 1000);
+    v8 = Math.min(v8, Number(t2 - t1) / 1000);
+  }
+  return {
+    shape, insns: insns.length, encodeUsPerInsn: enc / insns.length, v8UsPerInsn: refused ? NaN : v8 / insns.length,
+    bytes: cm.bytes.length, dispatched: cm.dispatched.length, refused,
+  };
+}
+
 export const jitBench: Bench = {
   name: 'jit',
   run: async (out) => {
@@ -112,6 +295,18 @@ export const jitBench: Bench = {
         Number.isNaN(r.hostNs) ? '-' : `${(r.jitNs / r.hostNs).toFixed(2)}x`));
     }
     out(`compile: ${f.compileUsPerInsn.toFixed(2)} µs/insn (${f.compileInsns}-insn program, encode + WebAssembly.Module)`);
+    out('');
+    const crow = (a: string, ...cols: string[]): string => `${a.padEnd(12)} ${cols.map((c) => c.padStart(10)).join(' ')}`;
+    out(crow('compile µs/insn', 'insns', 'encode', 'V8', 'total', 'bytes/insn', 'dispatch'));
+    for (const shape of SCALING_SHAPES) {
+      for (const n of SCALING_SIZES) {
+        const r = measureScaling(shape, n, n >= 1_000_000 ? 1 : 3);
+        out(crow(shape, String(r.insns), r.encodeUsPerInsn.toFixed(2),
+          r.refused ? 'refused' : r.v8UsPerInsn.toFixed(2),
+          r.refused ? '-' : (r.encodeUsPerInsn + r.v8UsPerInsn).toFixed(2),
+          (r.bytes / r.insns).toFixed(1), String(r.dispatched)) + (r.refused ? `  (V8: ${r.refused.slice(0, 60)}; runs on the interpreter)` : ''));
+      }
+    }
     out('goals: JIT >= 10x the interpreter on ALU code; <= 2x the host JIT per run');
     await Promise.resolve();
   },

@@ -324,7 +324,7 @@ export function parseBpfAsm(text: string): SockFilter[] {
     }
     if (s === '') return;
     if (insns.length >= BPF_MAXINSNS) parseError(line, `only max ${BPF_MAXINSNS} insns allowed`);
-    const sp = /^(\S+)\s*(.*)$/.exec(s)!;
+    const sp = /^(\S+)\s*([\s\S]*)$/.exec(s)!; // [\s\S]: a lone \r or U+2028 inside the line
     const op = sp[1]!.toLowerCase();
     const args = sp[2]! === '' ? [] : sp[2]!.split(',').map((a) => a.trim());
     if (op === 'jmp' || op === 'ja') {

@@ -372,5 +372,27 @@ class Parser {
 
 /** Parses an expression; null for the empty expression (which accepts every packet). */
 export function parseFilter(src: string): Expr | null {
-  return new Parser(tokenize(src)).parseProgram();
+  const toks = tokenize(src);
+  checkNesting(toks);
+  return new Parser(toks).parseProgram();
+}
+
+/**
+ * The parser and code generator recurse once per '(' and per prefix operator; bound the
+ * nesting so a hostile expression gets an error instead of overflowing the JS stack
+ * (libpcap's bison parser has its own stack limit, YYMAXDEPTH).
+ */
+const MAX_NESTING = 200;
+
+function checkNesting(toks: readonly Token[]): void {
+  let parens = 0;
+  let prefix = 0;
+  for (const t of toks) {
+    const op = t.kind === 'op' ? t.text : t.kind === 'kw' && t.text === 'not' ? '!' : '';
+    if (op === '(') parens++;
+    else if (op === ')') parens = Math.max(0, parens - 1);
+    if (op === '!' || op === '-') prefix++;
+    else if (op !== '(') prefix = 0;
+    if (parens + prefix > MAX_NESTING) throw new FilterError('expression too complex', t.pos);
+  }
 }
