@@ -7,7 +7,8 @@
  *             k.callx     helper call through a register (callx), if used
  *             k.mem       the kernel's one WebAssembly.Memory
  *   globals   0 $fp (i64)  r10 of the frame that last called a helper (bpf_loop callbacks)
- *             1 $tc (i32)  set by the helper wrapper when a tail call is pending
+ *             1 $tc (i32)  set by the helper wrapper when a tail call is pending; per run:
+ *                          each entry saves it, clears it and restores it after $sub_0
  *             2-5 $pdata $plen $pmac $pnet (i32)  packet offsets for LD_ABS/LD_IND
  *   functions $main(ctxLo i32, ctxHi i32, fp i32, P) -> i64   builds r1/r10, calls $sub_0
  *             $main_args(r1..r5 i64, fp i32, P) -> i64      the same with r2..r5 given
@@ -16,8 +17,10 @@
  *             $main_raw(ctx i32, fp i32, P) -> i32          r1 = BASE|ctx, r10 = BASE|fp; low
  *                                                           32 bits of r0 (no BigInt either way)
  *             where P = pdata plen pmac pnet (i32): the packet, stored into the globals
- *             by the entry itself (programs with LD_ABS/LD_IND) and $tc cleared (programs
- *             with helper calls), so a run sets no WebAssembly.Global from JavaScript.
+ *             by the entry itself (programs with LD_ABS/LD_IND) and $tc saved, cleared and
+ *             restored (programs with helper calls: a nested run of the same program, from
+ *             one of its helpers, keeps its pending tail call to itself), so a run sets no
+ *             WebAssembly.Global from JavaScript.
  *   exports   main, main_args, main_raw, sub_<insn>, fp, tc, pdata, plen, pmac, pnet
  *
  * Registers are i64 locals of each function; r1-r5 and r10 are its parameters, so a
@@ -97,6 +100,15 @@ const ADDR_BIAS = KERNEL_BASE + BigInt(PAGE_SIZE);
 
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
+
+/**
+ * V8's limits (v8/src/wasm/wasm-limits.h): a function body of at most this many bytes, a
+ * br_table of at most this many entries. A module over them is refused by V8 after all
+ * the encoding work; checked here instead, so a program too large for the JIT (about
+ * 500k eBPF instructions in one function) is declined early and runs on the interpreter.
+ */
+export const V8_MAX_FUNCTION_SIZE = 7654321;
+export const V8_MAX_BR_TABLE_SIZE = 65520;
 
 class Unstructured extends Error {}
 
@@ -188,6 +200,8 @@ export function compileProgram(
     if (path.has(k)) fail('EINVAL', `recursive call to subprogram at insn ${subprogs[k]}`);
     const memo = depthMemo.get(k);
     if (memo !== undefined) return memo;
+    // Deeper than allowed already: stop here (and keep the JS recursion shallow).
+    if (path.size >= MAX_CALL_FRAMES) fail('E2BIG', `the call stack of more than ${MAX_CALL_FRAMES} frames is too deep`);
     path.add(k);
     let d = 1;
     for (const c of callees[k]!) d = Math.max(d, 1 + depth(c, path));
@@ -251,8 +265,13 @@ export function compileProgram(
    * Entry prologue: the packet parameters (locals first..first+3) into the globals $pkt
    * reads, and no tail call pending. Only what the program uses, so a run of a program
    * without packets or helpers pays for neither.
+   *
+   * $tc belongs to the run: a helper of this program may run the same program again (a
+   * tracepoint firing it), and a tail call pending at the end of that inner run must not
+   * end the outer one. So the entry keeps the caller's $tc in local `saved` (an i32 local
+   * the entry declares, see entryLocals) and epilogue() puts it back after $sub_0 returns.
    */
-  const entry = (b: Body, first: number): void => {
+  const entry = (b: Body, first: number, saved: number): void => {
     if (usesPacket) {
       for (let g = 0; g < 4; g++) {
         b.local(Op.local_get, first + g);
@@ -260,15 +279,25 @@ export function compileProgram(
       }
     }
     if (hasCalls) {
+      b.global(Op.global_get, G_TC, 'tc');
+      b.local(Op.local_set, saved);
       b.i32Const(0);
       b.global(Op.global_set, G_TC, 'tc');
     }
   };
+  /** After $sub_0 returned (its r0 on the stack): the caller's $tc back. */
+  const epilogue = (b: Body, saved: number): void => {
+    if (hasCalls) {
+      b.local(Op.local_get, saved);
+      b.global(Op.global_set, G_TC, 'tc');
+    }
+  };
+  const entryLocals: ValType[] = hasCalls ? [I32] : [];
 
   // --- $main
   {
-    const b = new Body(text === null ? null : [], ['$ctx_lo', '$ctx_hi', '$fp', '$pdata', '$plen', '$pmac', '$pnet']);
-    entry(b, 3);
+    const b = new Body(text === null ? null : [], ['$ctx_lo', '$ctx_hi', '$fp', '$pdata', '$plen', '$pmac', '$pnet', '$tc_saved']);
+    entry(b, 3, 7);
     b.local(Op.local_get, 1);
     b.op(Op.i64_extend_i32_u);
     b.i64ConstSmall(32);
@@ -282,30 +311,34 @@ export function compileProgram(
     b.i64Const(KERNEL_BASE);
     b.op(Op.i64_or);
     b.call(subFunc(0), 'sub_0');
+    epilogue(b, 7);
     b.end();
-    funcs.push({ type: 1, locals: [], body: b.w.result() });
+    funcs.push({ type: 1, locals: entryLocals, body: b.w.result() });
     if (text) {
       text.push('  (func $main (export "main") (param $ctx_lo i32) (param $ctx_hi i32) (param $fp i32) (param $pdata i32) (param $plen i32) (param $pmac i32) (param $pnet i32) (result i64)');
+      if (hasCalls) text.push('    (local $tc_saved i32)');
       text.push(...b.text!.slice(0, -1), '  )');
     }
   }
 
   // --- $main_args: all five argument registers given (harnesses; BigInts, so slower)
   {
-    const b = new Body(text === null ? null : [], ['$r1', '$r2', '$r3', '$r4', '$r5', '$fp', '$pdata', '$plen', '$pmac', '$pnet']);
-    entry(b, 6);
+    const b = new Body(text === null ? null : [], ['$r1', '$r2', '$r3', '$r4', '$r5', '$fp', '$pdata', '$plen', '$pmac', '$pnet', '$tc_saved']);
+    entry(b, 6, 10);
     for (let k = 0; k < 5; k++) b.local(Op.local_get, k);
     b.local(Op.local_get, 5);
     b.op(Op.i64_extend_i32_u);
     b.i64Const(KERNEL_BASE);
     b.op(Op.i64_or);
     b.call(subFunc(0), 'sub_0');
+    epilogue(b, 10);
     b.end();
-    funcs.push({ type: MAIN_ARGS_TYPE, locals: [], body: b.w.result() });
+    funcs.push({ type: MAIN_ARGS_TYPE, locals: entryLocals, body: b.w.result() });
   }
 
   // --- one function per subprogram
   const dispatched: number[] = [];
+  const dispatchedSet = new Set<number>();
   subprogs.forEach((start, k) => {
     const end = endOf(k);
     const fc = new FuncCompiler(insns, start, end, slot2, {
@@ -315,6 +348,7 @@ export function compileProgram(
     if (opts.forceDispatch) {
       body = fc.compile(text !== null, true);
       dispatched.push(start);
+      dispatchedSet.add(start);
     } else {
       try {
         body = fc.compile(text !== null, false);
@@ -322,11 +356,16 @@ export function compileProgram(
         if (!(e instanceof Unstructured)) throw e;
         body = fc.compile(text !== null, true);
         dispatched.push(start);
+        dispatchedSet.add(start);
       }
     }
-    funcs.push({ type: 0, locals: SUB_LOCALS, body: body.w.result() });
+    const bytes = body.w.result();
+    if (bytes.length > V8_MAX_FUNCTION_SIZE) {
+      fail('ENOTSUPP', `subprogram at insn ${start} needs ${bytes.length} bytes of wasm, over V8's function limit of ${V8_MAX_FUNCTION_SIZE}`);
+    }
+    funcs.push({ type: 0, locals: SUB_LOCALS, body: bytes });
     if (text) {
-      const how = dispatched.includes(start) ? ' (dispatch loop)' : '';
+      const how = dispatchedSet.has(start) ? ' (dispatch loop)' : '';
       text.push(
         `  (func $sub_${start} (export "sub_${start}") (param $r1 i64) (param $r2 i64) (param $r3 i64) (param $r4 i64) (param $r5 i64) (param $r10 i64) (result i64)`,
         `    ;; subprogram at insn ${start}..${end - 1}${how}`,
@@ -417,15 +456,19 @@ export function compileProgram(
   // its body compiled right into $main_raw: V8 does not inline wasm calls by default,
   // and the call to $sub_0 costs as much as a short filter. Its LD_ABS/LD_IND read the
   // packet bounds from the parameters.
+  let rawBody: Uint8Array | null = null;
   if (subprogs.length === 1 && !hasCalls && !hasCallbacks) {
     const fc = new FuncCompiler(insns, 0, endOf(0), slot2, {
       helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers,
     });
-    const body = fc.compile(false, dispatched.includes(0), true, usesPacket);
-    funcs.push({ type: MAIN_RAW_TYPE, locals: [I64, I64, I64, I64, I64, I64, ...SUB_LOCALS], body: body.w.result() });
+    rawBody = fc.compile(false, dispatchedSet.has(0), true, usesPacket).w.result();
+    if (rawBody.length > V8_MAX_FUNCTION_SIZE) rawBody = null; // just over: call $sub_0 instead
+  }
+  if (rawBody !== null) {
+    funcs.push({ type: MAIN_RAW_TYPE, locals: [I64, I64, I64, I64, I64, I64, ...SUB_LOCALS], body: rawBody });
   } else {
-    const b = new Body(null, ['$ctx', '$fp', '$pdata', '$plen', '$pmac', '$pnet']);
-    entry(b, 2);
+    const b = new Body(null, ['$ctx', '$fp', '$pdata', '$plen', '$pmac', '$pnet', '$tc_saved']);
+    entry(b, 2, 6);
     b.local(Op.local_get, 0);
     b.op(Op.i64_extend_i32_u);
     b.i64Const(KERNEL_BASE);
@@ -436,9 +479,10 @@ export function compileProgram(
     b.i64Const(KERNEL_BASE);
     b.op(Op.i64_or);
     b.call(subFunc(0), 'sub_0');
+    epilogue(b, 6);
     b.op(Op.i32_wrap_i64);
     b.end();
-    funcs.push({ type: MAIN_RAW_TYPE, locals: [], body: b.w.result() });
+    funcs.push({ type: MAIN_RAW_TYPE, locals: entryLocals, body: b.w.result() });
   }
 
   const exports: { name: string; kind: 'func' | 'global'; index: number }[] = [
@@ -535,6 +579,8 @@ class FuncCompiler {
   /** Structured mode: the intervals and the stack of open ones. */
   private st: Structure | null = null;
   private open: Interval[] = [];
+  /** Stack position of each open interval (branch depths in O(1)). */
+  private openAt = new Map<Interval, number>();
   private nextIv = 0;
   /** Dispatch mode: basic block index per leader instruction, and the current block. */
   private bbOf = new Map<number, number>();
@@ -590,6 +636,7 @@ class FuncCompiler {
       this.st = structure(edges);
       if (this.st === null) throw new Unstructured();
       this.open = [];
+      this.openAt = new Map();
       this.nextIv = 0;
     } else {
       // Leaders: the entry, every target, every instruction after a jump or exit.
@@ -603,6 +650,9 @@ class FuncCompiler {
         if ((isExit(i) || isUncondJump(i)) && r + 1 < n) leaders.add(r + 1);
       }
       const sorted = [...leaders].sort((x, y) => x - y);
+      if (sorted.length > V8_MAX_BR_TABLE_SIZE) {
+        fail('ENOTSUPP', `subprogram at insn ${this.start} has ${sorted.length} basic blocks, over V8's br_table limit of ${V8_MAX_BR_TABLE_SIZE} for the dispatch loop`);
+      }
       this.nBB = sorted.length;
       this.bbOf = new Map(sorted.map((r, k) => [r, k]));
       this.curBB = 0;
@@ -640,15 +690,19 @@ class FuncCompiler {
       return;
     }
     const st = this.st!;
-    while (this.open.length > 0 && this.open[this.open.length - 1]!.e === r) {
-      this.open.pop();
+    const open = this.open;
+    while (open.length > 0 && open[open.length - 1]!.e === r) {
+      this.openAt.delete(open.pop()!);
       b.end();
     }
-    for (const iv of this.open) if (iv.e <= r) throw new Unstructured();
+    // Ends never increase up the stack (checked on push), so the top ends first.
+    if (open.length > 0 && open[open.length - 1]!.e <= r) throw new Unstructured();
     // st.order is sorted by start, so the intervals opening here are the next ones.
     while (this.nextIv < st.order.length && st.order[this.nextIv]!.s === r) {
       const iv = st.order[this.nextIv++]!;
-      this.open.push(iv);
+      if (open.length > 0 && open[open.length - 1]!.e < iv.e) throw new Unstructured();
+      this.openAt.set(iv, open.length);
+      open.push(iv);
       b.open(iv.loop ? Op.loop : Op.block);
     }
   }
@@ -662,8 +716,8 @@ class FuncCompiler {
     }
     if (!this.dispatch) {
       const iv = to > from ? this.st!.blocks.get(to) : this.st!.loops.get(to);
-      const pos = iv ? this.open.lastIndexOf(iv) : -1;
-      if (pos < 0) throw new Unstructured();
+      const pos = iv ? this.openAt.get(iv) : undefined;
+      if (pos === undefined) throw new Unstructured();
       b.br(conditional ? Op.br_if : Op.br, this.open.length - 1 - pos);
       return;
     }

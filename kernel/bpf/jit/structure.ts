@@ -10,6 +10,27 @@
  * before a loop and ends inside it (a jump into the middle of a loop: two loop entries,
  * irreducible control flow) cannot be repaired: the caller then uses the dispatch loop.
  *
+ * The repair is computed directly, in O(k log n) for k intervals in an n-instruction
+ * function (two range-min/max trees over positions), not by iterating over crossing
+ * pairs (quadratic per pass):
+ *
+ * 1. Loops only move for other loops (a loop's end moves past a loop starting inside it
+ *    and ending after it). Taken by decreasing start, a loop's final end is the largest
+ *    final end of the loops starting inside it, if larger than its own: those loops are
+ *    already final and nest among themselves, so one range-max query per loop suffices
+ *    (a loop starting between the old and the new end starts inside the one that set
+ *    the new end, so it ends no later).
+ * 2. A block [s, u) must start no later than any interval that starts before s and ends
+ *    inside (s, u). Only intervals ending before u matter, so blocks are taken by
+ *    increasing end against the (final) loops and the blocks before them: s becomes the
+ *    smallest start among the intervals ending in (s, u). Once is enough (that interval
+ *    nests with everything before it), except when it is a loop a block enters: null.
+ * 3. A block that crosses a loop it starts before (s < t < u < e) makes the flow
+ *    unstructurable: null.
+ *
+ * This is the least repair (every crossing pair forces exactly these moves), so the result
+ * nests by construction; FuncCompiler still checks the nesting as it emits the blocks.
+ *
  * Positions are instruction indices relative to the function: an interval [s, e) opens
  * before instruction s and closes before instruction e.
  */
@@ -45,24 +66,85 @@ export function structure(edges: readonly (readonly [number, number])[]): Struct
       else loops.set(to, { s: to, e: from + 1, loop: true });
     }
   }
-  const all = [...blocks.values(), ...loops.values()];
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const x of all) {
-      for (const y of all) {
-        // Crossing: x starts first, y starts inside x and ends after it.
-        if (!(x.s < y.s && y.s < x.e && x.e < y.e)) continue;
-        if (!y.loop) {
-          y.s = x.s; // the later block now also encloses x
-        } else if (x.loop) {
-          x.e = y.e; // the outer loop's end moves past the inner loop
-        } else {
-          return null; // a block entering a loop from outside
-        }
-        changed = true;
-      }
-    }
+  let size = 1; // positions 0..n, n = the largest target or source + 1
+  for (const [from, to] of edges) size = Math.max(size, from + 2, to + 1);
+
+  // 1. Loops by decreasing start: the largest final end of the loops starting inside.
+  const loopList = [...loops.values()].sort((a, b) => b.s - a.s);
+  const maxEnd = new RangeTree(size, -1, Math.max);
+  for (const l of loopList) {
+    const m = maxEnd.query(l.s + 1, l.e - 1);
+    if (m > l.e) l.e = m;
+    maxEnd.set(l.s, l.e);
   }
+
+  // 2. Blocks by increasing end, against the loops and the blocks ending before them.
+  const blockList = [...blocks.values()].sort((a, b) => a.e - b.e);
+  const minStart = new RangeTree(size, Infinity, Math.min);
+  for (const l of loopList) minStart.set(l.e, Math.min(minStart.get(l.e), l.s));
+  for (const b of blockList) {
+    const m = minStart.query(b.s + 1, b.e - 1);
+    if (m < b.s) {
+      b.s = m;
+      // The interval x that starts at m is final and nests with everything ending before
+      // it, so nothing ending in (m, old s] starts before m — unless x is a loop that a
+      // block enters from before it (step 3's case).
+      if (minStart.query(m + 1, b.e - 1) < m) return null;
+    }
+    minStart.set(b.e, Math.min(minStart.get(b.e), b.s));
+  }
+
+  // 3. A block entering a loop from before it: s < t < u < e.
+  const blockStart = new RangeTree(size, Infinity, Math.min);
+  for (const b of blockList) blockStart.set(b.e, b.s); // one block per end (its target)
+  for (const l of loopList) {
+    if (blockStart.query(l.s + 1, l.e - 1) < l.s) return null;
+  }
+
+  const all = [...blockList, ...loopList];
   const order = all.sort((a, b) => a.s - b.s || b.e - a.e || Number(a.loop) - Number(b.loop));
   return { blocks, loops, order };
+}
+
+/** A segment tree over positions 0..size-1 with one associative, idempotent operation. */
+class RangeTree {
+  private readonly n: number;
+  private readonly t: Float64Array;
+
+  constructor(
+    size: number,
+    private readonly empty: number,
+    private readonly op: (a: number, b: number) => number,
+  ) {
+    let n = 1;
+    while (n < size) n <<= 1;
+    this.n = n;
+    this.t = new Float64Array(2 * n).fill(empty);
+  }
+
+  get(pos: number): number {
+    return this.t[this.n + pos]!;
+  }
+
+  set(pos: number, v: number): void {
+    const t = this.t;
+    let p = this.n + pos;
+    t[p] = v;
+    for (p >>= 1; p >= 1; p >>= 1) t[p] = this.op(t[2 * p]!, t[2 * p + 1]!);
+  }
+
+  /** op over positions lo..hi inclusive (empty when lo > hi). */
+  query(lo: number, hi: number): number {
+    const t = this.t;
+    let r = this.empty;
+    let l = this.n + Math.max(0, lo);
+    let h = this.n + Math.min(this.n - 1, hi) + 1;
+    while (l < h) {
+      if (l & 1) r = this.op(r, t[l++]!);
+      if (h & 1) r = this.op(r, t[--h]!);
+      l >>= 1;
+      h >>= 1;
+    }
+    return r;
+  }
 }

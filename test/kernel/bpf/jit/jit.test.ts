@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BPF_REG_AX, blindConstants, compileProgram } from '../../../../kernel/bpf/jit/index.js';
 import { structure } from '../../../../kernel/bpf/jit/structure.js';
 import { insn, type Insn } from '../../../../kernel/bpf/isa.js';
-import { bpfProgRun } from '../../../../kernel/bpf/run.js';
+import { bpfProgRun, bpfProgRunner } from '../../../../kernel/bpf/run.js';
 import type { FuncProto } from '../../../../kernel/bpf/types.js';
 import { KernelError } from '../../../../kernel/errno.js';
 import { Kernel } from '../../../../kernel/kernel.js';
@@ -315,4 +315,67 @@ describe('dump', () => {
     expect(lines.slice(at + 1, at + 5).map((l) => l.trim())).toEqual(['local.get $r0', 'i64.const 1', 'i64.add', 'local.set $r0']);
     expect(image.size).toBe(image.bytes.length);
   });
+});
+
+describe('nested runs of one program', () => {
+  /**
+   * Program A calls helper 20 (reenter). In the outer run, reenter runs A again; in that
+   * inner run helper 21 (inner) says so and A tail-calls a target returning 42. The outer
+   * run then adds 100 to the inner result: 142. The tail-call pending flag must belong
+   * to the inner run: if it leaked into the outer one, the outer run would stop right
+   * after reenter returned and give 0.
+   */
+  const A = `
+    call 21
+    jne %r0, 0, inner
+    call 20
+    add %r0, 100
+    exit
+  inner:
+    mov %r1, 0
+    call 12
+    mov %r0, 7
+    exit`;
+
+  function setup(runInner: (kernel: Kernel, prog: ReturnType<typeof makeProg>) => bigint) {
+    const kernel = new Kernel();
+    const target = makeProg(asm('mov %r0, 42\nexit'));
+    jit(kernel, target);
+    let depth = 0;
+    const innerH: FuncProto = { id: 21, name: 'inner', ret: 'INTEGER', args: [], call: () => BigInt(depth > 0) };
+    const tail: FuncProto = { id: 12, name: 'tail_call', ret: 'VOID', args: ['PTR_TO_CTX', 'CONST_MAP_PTR', 'ANYTHING'],
+      call: (env) => { env.tailCallTarget = target; return 0n; } };
+    const holder: { prog: ReturnType<typeof makeProg> | null } = { prog: null };
+    const reenter: FuncProto = { id: 20, name: 'reenter', ret: 'INTEGER', args: [],
+      call: (env) => {
+        depth++;
+        try {
+          return runInner(env.kernel, holder.prog!);
+        } finally {
+          depth--;
+        }
+      } };
+    const prog = makeProg(asm(A), [innerH, tail, reenter]);
+    holder.prog = prog;
+    return { kernel, prog };
+  }
+
+  for (const engine of ['jit', 'interp'] as const) {
+    for (const dispatch of [false, true]) {
+      if (engine === 'interp' && dispatch) continue;
+      it(`a nested run that tail-calls does not end the outer run (${engine}${dispatch ? ', dispatch loop' : ''})`, () => {
+        const { kernel, prog } = setup((k, p) => bpfProgRun(k, p, 0n, { engine }));
+        jit(kernel, prog, { forceDispatch: dispatch });
+        expect(bpfProgRun(kernel, prog, 0n, { engine })).toBe(142n);
+        expect(bpfProgRun(kernel, prog, 0n, { engine })).toBe(142n); // and again: nothing left pending
+      });
+    }
+    it(`the same through bpfProgRunner (runRaw) (${engine})`, () => {
+      const { kernel, prog } = setup((k, p) => BigInt(bpfProgRunner(k, p, engine)(0) >>> 0));
+      jit(kernel, prog);
+      const run = bpfProgRunner(kernel, prog, engine);
+      expect(run(0)).toBe(142);
+      expect(run(0)).toBe(142);
+    });
+  }
 });
