@@ -13,8 +13,24 @@ describe('listings (as tcpdump 4.99 / libpcap 1.10 -ddd prints them)', () => {
     ['less 100', '4\n128 0 0 0\n37 0 1 100\n6 0 0 0\n6 0 0 262144\n'],
     ['ip6 multicast', '6\n40 0 0 12\n21 0 3 34525\n48 0 0 38\n21 0 1 255\n6 0 0 262144\n6 0 0 0\n'],
     ['', '1\n6 0 0 262144\n'],
+    // or-pull: the tests of [26] grouped before those of [30]
+    ['ip host 1.2.3.4 or 1.2.3.5', '10\n40 0 0 12\n21 0 7 2048\n32 0 0 26\n21 4 0 16909060\n21 3 0 16909061\n32 0 0 30\n21 1 0 16909060\n21 0 1 16909061\n6 0 0 262144\n6 0 0 0\n'],
+    ['udp port 53 or 5', '23\n40 0 0 12\n21 0 7 34525\n48 0 0 20\n21 0 18 17\n40 0 0 54\n21 15 0 53\n21 14 0 5\n40 0 0 56\n21 12 11 53\n21 0 12 2048\n48 0 0 23\n21 0 10 17\n40 0 0 20\n69 8 0 8191\n177 0 0 14\n72 0 0 14\n21 4 0 53\n21 3 0 5\n72 0 0 16\n21 1 0 53\n21 0 1 5\n6 0 0 262144\n6 0 0 0\n'],
+    // threading past a block whose load is dead where the edge lands
+    ['not tcp and not udp and not icmp', '15\n40 0 0 12\n21 0 4 2048\n48 0 0 23\n21 9 0 6\n21 8 0 17\n21 7 8 1\n21 0 7 34525\n48 0 0 20\n21 4 0 6\n21 0 2 44\n48 0 0 54\n21 1 0 6\n21 0 1 17\n6 0 0 0\n6 0 0 262144\n'],
   ])('%s', (expr, want) => {
     expect(formatDdd(compileFilter(expr))).toBe(want);
+  });
+});
+
+describe('or-pull on long chains (sizes as tcpdump 4.99 / libpcap 1.10 gives them)', () => {
+  const ports = (n: number): string => Array.from({ length: n }, (_, i) => `port ${i + 1}`).join(' or ');
+  const hosts = (n: number): string => Array.from({ length: n }, (_, i) => `host 10.0.0.${i + 1}`).join(' or ');
+  it.each([
+    [ports(40), 141],
+    [`${hosts(20)} and (${ports(10)})`, 75],
+  ])('%s', (expr, want) => {
+    expect(compileFilter(expr).length).toBe(want);
   });
 });
 
