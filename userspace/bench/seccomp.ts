@@ -1,6 +1,7 @@
 /**
  * Cost of one syscall (getpid) through the entry with: no filter, a 1-rule filter and
- * Docker's default profile (compiled by bpfkern's profile compiler), on the interpreter
+ * Docker's default profile (compiled by bpfkern's profile compiler, in runc's binary-tree
+ * layout and in libseccomp's default jeq chain), on the interpreter
  * and the JIT (bpf_jit_enable 0 / 1), next to the host kernel running the very same cBPF:
  * test/oracle/seccomp_oracle.c --bench, compiled with gcc at bench time (the column says
  * why when it cannot be built or run).
@@ -105,8 +106,15 @@ export const seccompBench: Bench = {
       { code: 0x20, jt: 0, jf: 0, k: 0 }, { code: 0x15, jt: 0, jf: 1, k: 2 },
       { code: 0x06, jt: 0, jf: 0, k: 0x50001 }, { code: 0x06, jt: 0, jf: 0, k: 0x7fff0000 },
     ];
-    const dockerProg = compileProfile(docker).program.map((f) => ({ code: f.code, jt: f.jt, jf: f.jf, k: f.k }));
-    const cases: [string, Insn[] | null][] = [['none', null], ['1 rule', oneRule], [`docker-default (${dockerProg.length} insns)`, dockerProg]];
+    const insns = (p: readonly Insn[]): Insn[] => p.map((f) => ({ code: f.code, jt: f.jt, jf: f.jf, k: f.k }));
+    // runc's layout for it (binary tree on the number) and libseccomp's default (a jeq chain).
+    const dockerProg = insns(compileProfile(docker).program);
+    const dockerLinear = insns(compileProfile(docker, { optimize: 1 }).program);
+    const cases: [string, Insn[] | null][] = [
+      ['none', null], ['1 rule', oneRule],
+      [`docker-default (${dockerProg.length} insns)`, dockerProg],
+      [`  linear layout (${dockerLinear.length})`, dockerLinear],
+    ];
     const host = hostFigures(cases.map(([, p]) => p));
     out(`getpid, ns per syscall (best of ${ROUNDS} x ${N})`);
     out(`${'filter'.padEnd(30)}${'interp'.padStart(10)}${'jit'.padStart(10)}${'host'.padStart(10)}`);

@@ -11,7 +11,7 @@
 // Skips with the reason when gcc or libseccomp-dev is missing. LIBSECCOMP_DIFF_SEED changes
 // the random vectors.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bootKernel } from '../../../index.js';
 import type { SockFilter } from '../../../kernel/bpf/classic/isa.js';
 import { bpfProgRunner, type ProgRunner } from '../../../kernel/bpf/run.js';
@@ -267,17 +267,24 @@ describe.skipIf(!!skipReason)('docker-default: bpfkern against libseccomp', () =
 
   it('judges every syscall, with any arguments, as libseccomp does (interp and JIT)', () => {
     const ours = compileProfile(resolved);
+    expect(ours.layout).toBe('tree'); // runc: more than 32 rules
     // compileProfile on the original profile (includes decided inside) gives the same program.
     expect(compileProfile(docker).program).toEqual(ours.program);
+    const linear = compileProfile(resolved, { optimize: 1 });
+    expect(linear.layout).toBe('linear');
     const r = compare(ours.program, theirs, resolved, seed);
-    const r2 = compare(ours.program, theirsPlain, resolved, seed ^ 0x55n, 8);
+    const r2 = compare(linear.program, theirsPlain, resolved, seed ^ 0x55n, 8);
     console.log(
-      `docker-default: ${r.cases} + ${r2.cases} seccomp_data cases compared (${r.runs + r2.runs} runs); ` +
-        `program sizes: bpfkern ${r.sizes.bpfkern}, libseccomp ${r.sizes.libseccomp} (binary tree, as runc asks) / ${r2.sizes.libseccomp} (default)`,
+      `docker-default: ${r.cases} + ${r2.cases} seccomp_data cases compared (${r.runs + r2.runs} runs); program sizes: ` +
+        `binary tree (as runc asks) bpfkern ${r.sizes.bpfkern}, libseccomp ${r.sizes.libseccomp}; ` +
+        `linear (libseccomp's default) bpfkern ${r2.sizes.bpfkern}, libseccomp ${r2.sizes.libseccomp}`,
     );
     expect(r.mismatches, `${r.mismatchCount} mismatches: ${show(r.mismatches)}`).toEqual([]);
     expect(r2.mismatches, `${r2.mismatchCount} mismatches (libseccomp without the binary tree): ${show(r2.mismatches)}`).toEqual([]);
     expect(r.cases).toBeGreaterThan(50000);
+    // The shape stays libseccomp's: within 5% of its size in both layouts.
+    expect(r.sizes.bpfkern).toBeLessThanOrEqual(Math.ceil(r.sizes.libseccomp * 1.05));
+    expect(r2.sizes.bpfkern).toBeLessThanOrEqual(Math.ceil(r2.sizes.libseccomp * 1.05));
   });
 
   it('with CAP_SYS_ADMIN and on an old kernel too', () => {
@@ -364,15 +371,24 @@ const knownDifferences: [string, Profile][] = [
 
 describe.skipIf(!!skipReason)('small profiles: bpfkern against libseccomp', () => {
   if (!oracle.ok) return;
-  it.each(crafted)('%s', (_name, p) => {
+  const sizes: string[] = [];
+  afterAll(() => console.log(`small profiles, program sizes bpfkern/libseccomp (linear; binary tree):\n  ${sizes.join('\n  ')}`));
+  it.each(crafted)('%s', (name, p) => {
     const o = oracle.compile(p);
     if (o.errors.length) {
       // libseccomp refused a rule: runc fails the container; so must the compiler.
       expect(() => compileProfile(p)).toThrow();
       return;
     }
-    const r = compare(compileProfile(p).program, o, p, seed + 7n, 6);
+    const ours = compileProfile(p);
+    expect(ours.layout).toBe('linear'); // runc: 32 rules or fewer
+    const r = compare(ours.program, o, p, seed + 7n, 6);
     expect(r.mismatches, `${r.mismatchCount} mismatches of ${r.cases}, first: ${show(r.mismatches)}`).toEqual([]);
+    // The binary tree layout, against libseccomp's.
+    const o2 = oracle.compile(p, { optimize: 2 });
+    const r2 = compare(compileProfile(p, { optimize: 2 }).program, o2, p, seed + 9n, 2);
+    expect(r2.mismatches, `tree: ${r2.mismatchCount} mismatches of ${r2.cases}, first: ${show(r2.mismatches)}`).toEqual([]);
+    sizes.push(`${name}: ${r.sizes.bpfkern}/${r.sizes.libseccomp}; ${r2.sizes.bpfkern}/${r2.sizes.libseccomp}`);
   });
 });
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { bootKernel } from '../../../index.js';
 import { SYSCALL_TABLES } from '../../../kernel/syscall-table.js';
 import { rootCred } from '../../../kernel/task.js';
+import type { SockFilter } from '../../../kernel/bpf/classic/isa.js';
 import { judge, prepareFilter } from '../../../subsystems/seccomp/filter.js';
 import { compileProfile, decide, type Profile } from '../../../subsystems/seccomp/profile.js';
 
@@ -79,6 +80,78 @@ describe('docker-default profile', () => {
     // sync_file_range? No: the minKernel 4.8 group holds ptrace, process_vm_readv/writev.
     expect(old(X86_64, 101)).toBe(EPERM);
     expect(run(X86_64, 101)).toBe(ALLOW);
+  });
+});
+
+/** Instructions executed by a seccomp program on (arch, nr, args): classic ld/and/jumps/ret only. */
+function pathLength(prog: readonly SockFilter[], arch: number, nr: number, args: readonly bigint[] = []): number {
+  const word = (k: number): number => {
+    if (k === 0) return nr >>> 0;
+    if (k === 4) return arch >>> 0;
+    const a = BigInt.asUintN(64, args[(k - 16) >> 3] ?? 0n);
+    return Number(k & 4 ? a >> 32n : a & 0xffffffffn);
+  };
+  let a = 0;
+  for (let pc = 0, n = 1; ; pc++, n++) {
+    const i = prog[pc]!;
+    switch (i.code) {
+      case 0x20: a = word(i.k); break;
+      case 0x54: a = (a & i.k) >>> 0; break;
+      case 0x05: pc += i.k; break;
+      case 0x15: pc += a === i.k ? i.jt : i.jf; break;
+      case 0x25: pc += a > i.k ? i.jt : i.jf; break;
+      case 0x35: pc += a >= i.k ? i.jt : i.jf; break;
+      case 0x06: return n;
+      default: throw new Error(`unexpected opcode ${i.code}`);
+    }
+  }
+}
+
+describe('program shape', () => {
+  it('Docker\'s profile: a binary tree on the syscall number (runc asks for it above 32 rules)', () => {
+    const tree = compileProfile(docker);
+    expect(tree.layout).toBe('tree');
+    expect(tree.ruleCount).toBeGreaterThan(32);
+    const linear = compileProfile(docker, { optimize: 1 });
+    expect(linear.layout).toBe('linear');
+    // libseccomp 2.5.4: 1227 (tree) and 983 (linear) instructions.
+    expect(tree.program.length).toBeLessThan(1300);
+    expect(linear.program.length).toBeLessThan(1050);
+    let worst = 0;
+    for (const [arch, table] of [[X86_64, 'x86_64'], [I386, 'i386'], [X86_64, 'x32']] as const) {
+      for (const nr of [...SYSCALL_TABLES[table].byNr.keys(), 1000, 0xffffffff]) worst = Math.max(worst, pathLength(tree.program, arch, nr));
+    }
+    // ld arch, jeq arch, ld nr, ~log2(n/4) splits, 4 jeqs, a trampoline or two, ret.
+    expect(worst).toBeLessThanOrEqual(20);
+    expect(pathLength(linear.program, X86_64, 1000)).toBeGreaterThan(300);
+  });
+  it('one ret per action, the rules of equal syscalls shared', () => {
+    const c = compileProfile({
+      defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [
+        { names: ['read', 'write', 'close'], action: 'SCMP_ACT_ALLOW' },
+        { names: ['getpid', 'gettid'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, op: 'SCMP_CMP_EQ', value: 7 }] },
+      ],
+    });
+    expect(c.layout).toBe('linear');
+    const rets = c.program.filter((i) => i.code === 0x06).map((i) => i.k);
+    expect(rets.sort((x, y) => x - y)).toEqual([0, 0x50001, 0x7fff0000]); // bad arch, default, allow
+    // ld [4], jeq; ld [0], jge/jeq for x32, 5 jeqs; the rules once: ld hi, jeq, ld lo, jeq; 3 rets.
+    expect(c.program.length).toBe(2 + 3 + 5 + 4 + 3);
+  });
+  it('both layouts judge as the rules', () => {
+    const linear = compileProfile(docker, { optimize: 1 });
+    const k = bootKernel();
+    const t = k.tasks.spawn({ comm: 't', cred: rootCred() });
+    const f = prepareFilter(k, t, { len: linear.program.length, filter: linear.program }, 0);
+    for (const [arch, table] of [[X86_64, 'x86_64'], [I386, 'i386'], [X86_64, 'x32']] as const) {
+      for (const nr of [...SYSCALL_TABLES[table].byNr.keys(), 1000]) {
+        for (const a of [0n, 8n, 40n, 0x10000000n, 0xffffffffn, 1n << 32n]) {
+          const args = [a, a, a];
+          expect(judge(k, f, { nr, arch, instructionPointer: 0n, args }), `${table} ${nr}`).toBe(decide(linear, arch, nr, args) >>> 0);
+        }
+      }
+    }
   });
 });
 
