@@ -393,13 +393,13 @@ function finalizeLog(log: LoadLog, text: string, a: BpfAttr): 'ENOSPC' | null {
 
 function toInsns(insns: BpfAttr['insns'], cnt: number | undefined): Insn[] {
   if (insns instanceof Uint8Array) {
-    const n = cnt ?? Math.floor(insns.length / 8);
+    const n = u32(cnt ?? Math.floor(insns.length / 8), 'insn_cnt');
     if (insns.length < n * 8) throw new KernelError('EFAULT', 'insns shorter than insn_cnt');
     return decodeInsns(insns.subarray(0, n * 8));
   }
   if (Array.isArray(insns)) {
     const list = insns as readonly Insn[];
-    const n = cnt ?? list.length;
+    const n = u32(cnt ?? list.length, 'insn_cnt');
     if (list.length < n) throw new KernelError('EFAULT', 'insns shorter than insn_cnt');
     return list.slice(0, n).map((i) => mkInsn(i.code, i.dst, i.src, i.off, i.imm));
   }

@@ -123,7 +123,9 @@ describe('classic BPF text, checkers and conversion', () => {
   it('regressions and corpus', () => {
     const f = new Fuzz(200);
     for (const t of [...corpus, '', '0', '1\n6 0 0 4294967296', '{ 0x06, 0, 0, 0 }', '(000) ret #0', 'ret #0', 'l: l: ret #0',
-      'jmp l', 'jeq #1, a, b\na: ret #1\nb: ret #0', 'ld [x+4294967295]\nret a', '/* unterminated', 'ld M[99999999999]\nret a']) classicAll(f, t);
+      'jmp l', 'jeq #1, a, b\na: ret #1\nb: ret #0', 'ld [x+4294967295]\nret a', '/* unterminated', 'ld M[99999999999]\nret a',
+      // regression: a lone \r (or U+2028) inside a bpf_asm line made the operand regex fail (TypeError)
+      '4,40 0 0 12,21 0 \r2821,6 0 0 262144,6 0 \u0007 0', 'ld\r[12]\nret #0', 'ret\u2028#0']) classicAll(f, t);
   });
 
   it('mutated tcpdump -d/-dd/-ddd and bpf_asm listings', () => {
@@ -180,7 +182,8 @@ const PCAP_VOCAB = [
 
 describe('tcpdump expressions (compileFilter)', () => {
   it('regressions and corpus', () => {
-    for (const t of [...DIFF_EXPRS, '', '(', ')', 'ip[', 'tcp[1:3]', 'ip[0:0]', 'len / 0 = 1', 'len % 0 = 1', 'ip[99999999999] = 1',
+    // regressions: 2000 nested '(' or '!' overflowed the JS stack (RangeError)
+    for (const t of [...DIFF_EXPRS, '!'.repeat(5000) + 'ip', 'not '.repeat(3000) + 'ip', 'len = ' + '-'.repeat(3000) + '1', '', '(', ')', 'ip[', 'tcp[1:3]', 'ip[0:0]', 'len / 0 = 1', 'len % 0 = 1', 'ip[99999999999] = 1',
       'port 99999', 'net 10.0.0.1/33', '1:2:3:4:5:6:7', '!'.repeat(2000) + 'ip', '('.repeat(2000) + 'ip' + ')'.repeat(2000),
       Array(500).fill('ip').join(' or '), Array(250).fill('tcp port 80').join(' and '), 'ip[0] = ' + '9'.repeat(400)]) {
       expectClean('compileFilter', t, () => compileFilter(t));

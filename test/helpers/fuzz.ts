@@ -6,6 +6,7 @@
 //   FUZZ_ITERATIONS=N   run N iterations in every fuzz loop instead of its default
 //   FUZZ_SEED=S         base seed (default 1)
 //   FUZZ_SLOW_MS=T      a single call slower than T ms (twice in a row) fails (default 250)
+//   FUZZ_SHOW=N         characters of a failing input to print (default 400)
 import { performance } from 'node:perf_hooks';
 import { ERRNO, KernelError } from '../../kernel/errno.js';
 import { FsError } from '../../fs/api.js';
@@ -24,6 +25,7 @@ function mulberry32(seed: number): () => number {
 
 export const BASE_SEED = Number(process.env.FUZZ_SEED ?? 1) >>> 0;
 export const SLOW_MS = Number(process.env.FUZZ_SLOW_MS ?? 250);
+const SHOW = Number(process.env.FUZZ_SHOW ?? 400);
 
 /** Iterations of one fuzz loop: FUZZ_ITERATIONS when set, else the loop's default. */
 export function iterations(dflt: number): number {
@@ -162,9 +164,9 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; errno: string; me
 const show = (input: unknown): string => {
   try {
     return JSON.stringify(input, (_k, v: unknown) =>
-      typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `hex:${Buffer.from(v).toString('hex')}` : v).slice(0, 400);
+      typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `hex:${Buffer.from(v).toString('hex')}` : v).slice(0, SHOW);
   } catch {
-    return String(input).slice(0, 400);
+    return String(input).slice(0, SHOW);
   }
 };
 

@@ -366,6 +366,8 @@ export function parseFilter(str: string, findField: (name: string) => FilterFiel
     }
   }
   if (stack.length !== 1) throw new FilterError('ENOENT', FILT_ERR.TOO_MANY_OPEN, ptr);
+  // Only '!' and spaces (`! `): Linux's process_preds says "No program?".
+  if (n === 0) throw new FilterError('EINVAL', FILT_ERR.NO_FILTER, ptr);
   // A trailing && or || leaves pending flags: Linux accepts the filter as it stands.
   const N = n;
   prog[N] = { pred: null, whenToBranch: false, target: 1 };
