@@ -48,8 +48,16 @@ import {
 import { KERNEL_BASE_HI, PAGE_SIZE } from './memory.js';
 import type { BpfProg, RunEnv } from './types.js';
 
-/** Default instruction budget of one run (unverified programs may loop forever). */
-export const DEFAULT_INSN_LIMIT = 2 ** 31;
+/**
+ * Default instruction budget of one run, on both engines (unverified programs may loop
+ * forever): 2^26 (67M) instructions, charged at taken backward jumps. A runaway loop
+ * stops in about 0.2 s on the interpreter (~3 ns per instruction) and well under that on
+ * the JIT, so nothing hangs; a real program has room to spare: Linux's verifier gives up
+ * after exploring 1M instructions, and bpf_loop's up to 8M iterations (BPF_MAX_LOOPS)
+ * charge nothing for the loop itself, only for back edges inside the callback.
+ * bpfProgRun's insnLimit overrides it.
+ */
+export const DEFAULT_INSN_LIMIT = 2 ** 26;
 
 /** SKF_NET_OFF / SKF_LL_OFF: negative LD_ABS offsets relative to the network / link header. */
 export const SKF_NET_OFF = -0x100000;

@@ -32,7 +32,11 @@ export interface RunOptions {
    * fails with ENOTSUPP when the program has no JIT image; it never falls back.
    */
   engine?: Engine;
-  /** Instruction budget of the interpreter (default 2^31). */
+  /**
+   * Instruction budget of the run, on either engine (default DEFAULT_INSN_LIMIT, 2^26):
+   * taken backward jumps charge their distance, bpf-to-bpf and tail calls one; a run
+   * that exceeds it stops with ELOOP. The JIT holds it in an i32 (at most 2^31 - 1).
+   */
   insnLimit?: number;
 }
 
@@ -59,7 +63,8 @@ export function bpfProgRun(kernel: Kernel, prog: BpfProg, ctx: bigint, opts: Run
     if (image === null) {
       throw new KernelError('ENOTSUPP', `program is not JIT-compiled: ${prog.jitError ?? 'JIT disabled at load'}`);
     }
-    return image.run(env); // the image takes its own stack region (stack.ts)
+    // the image takes its own stack region (stack.ts)
+    return opts.insnLimit !== undefined ? image.run(env, opts.insnLimit) : image.run(env);
   }
   const top = acquireStack(kernel);
   try {

@@ -107,8 +107,8 @@ export interface TestRunResult {
 
 /** A compiled form attached to a program by the JIT. */
 export interface JitImage {
-  /** Runs the program with r1 = ctx; returns r0. */
-  run: (env: RunEnv) => bigint;
+  /** Runs the program with r1 = ctx; returns r0. insnLimit: its instruction budget (default the interpreter's). */
+  run: (env: RunEnv, insnLimit?: number) => bigint;
   /** Size of the generated code in bytes. */
   size: number;
   /** Text shown by `bpftool prog dump jited`. */

@@ -5,11 +5,18 @@
  * Module layout
  *   imports   h.<id>      one per helper the program calls: (i64 x nargs) -> i64
  *             k.callx     helper call through a register (callx), if used
+ *             k.eloop     (insn i32) -> (): throws ELOOP (programs with back edges)
  *             k.mem       the kernel's one WebAssembly.Memory
  *   globals   0 $fp (i64)  r10 of the frame that last called a helper (bpf_loop callbacks)
  *             1 $tc (i32)  set by the helper wrapper when a tail call is pending; per run:
  *                          each entry saves it, clears it and restores it after $sub_0
  *             2-5 $pdata $plen $pmac $pnet (i32)  packet offsets for LD_ABS/LD_IND
+ *             6 $budget (i32)  instruction budget left in the run in progress (programs with
+ *                          back edges): each entry sets it to $limit; a function with back
+ *                          edges keeps it in its local $left and writes it back around calls
+ *                          and at returns; a taken back edge subtracts its distance (as the
+ *                          interpreter does) and calls k.eloop(target) when it goes below 0
+ *             7 $limit (i32)   the budget a run starts with (index.ts sets it)
  *   functions $main(ctxLo i32, ctxHi i32, fp i32, P) -> i64   builds r1/r10, calls $sub_0
  *             $main_args(r1..r5 i64, fp i32, P) -> i64      the same with r2..r5 given
  *             $sub_<insn>(r1..r5 i64, r10 i64) -> i64        one per BPF (sub)program
@@ -21,7 +28,7 @@
  *             restored (programs with helper calls: a nested run of the same program, from
  *             one of its helpers, keeps its pending tail call to itself), so a run sets no
  *             WebAssembly.Global from JavaScript.
- *   exports   main, main_args, main_raw, sub_<insn>, fp, tc, pdata, plen, pmac, pnet
+ *   exports   main, main_args, main_raw, sub_<insn>, fp, tc, pdata, plen, pmac, pnet, budget, limit
  *
  * Registers are i64 locals of each function; r1-r5 and r10 are its parameters, so a
  * bpf-to-bpf call passes them and r6-r9 stay the caller's own locals (preserved for free).
@@ -73,6 +80,8 @@ export interface CompiledModule {
   hasCallbacks: boolean;
   /** Subprograms that needed the dispatch loop (their instruction index). */
   dispatched: number[];
+  /** Some jump goes backwards: the module imports k.eloop and counts $budget. */
+  hasLoops: boolean;
 }
 
 const I64 = ValType.i64;
@@ -84,8 +93,9 @@ const T = 12; // i64 scratch
 const U = 13; // i64 scratch
 const A = 14; // i32 scratch (addresses)
 const PC = 15; // i32 dispatch state
-const SUB_LOCALS: ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I32, I32]; // slots 6..15 after 6 params
-const LOCAL_NAMES = ['$r1', '$r2', '$r3', '$r4', '$r5', '$r10', '$r0', '$r6', '$r7', '$r8', '$r9', '$ax', '$t', '$u', '$a', '$pc'];
+const LEFT = 16; // i32 instruction budget left (functions with back edges; see FuncCompiler.charge)
+const SUB_LOCALS: ValType[] = [I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32]; // slots 6..16 after 6 params
+const LOCAL_NAMES = ['$r1', '$r2', '$r3', '$r4', '$r5', '$r10', '$r0', '$r6', '$r7', '$r8', '$r9', '$ax', '$t', '$u', '$a', '$pc', '$left'];
 
 const G_FP = 0;
 const G_TC = 1;
@@ -93,7 +103,9 @@ const G_PDATA = 2;
 const G_PLEN = 3;
 const G_PMAC = 4;
 const G_PNET = 5;
-const GLOBAL_NAMES = ['fp', 'tc', 'pdata', 'plen', 'pmac', 'pnet'];
+const G_BUDGET = 6;
+const G_LIMIT = 7;
+const GLOBAL_NAMES = ['fp', 'tc', 'pdata', 'plen', 'pmac', 'pnet', 'budget', 'limit'];
 
 /** BASE + PAGE_SIZE, subtracted from an address to get the wasm address of an access. */
 const ADDR_BIAS = KERNEL_BASE + BigInt(PAGE_SIZE);
@@ -234,6 +246,12 @@ export function compileProgram(
     if (c === BPF_LD && (modeOf(i.code) === BPF_ABS || modeOf(i.code) === BPF_IND)) usesPacket = true;
   }
   const helperImports = [...helperIdx.values()].map(({ id, nargs }) => ({ id, nargs }));
+  let hasLoops = false;
+  for (let idx = 0; idx < n && !hasLoops; idx++) {
+    if (slot2[idx]) continue;
+    const t = jumpTarget(insns[idx]!, idx);
+    if (t !== null && t <= idx) hasLoops = true;
+  }
 
   // Types: 0 = $sub/callx, 1 = $main, 2 = $pkt, 3+k = helper with k args.
   const types: FuncType[] = [
@@ -246,10 +264,14 @@ export function compileProgram(
   types.push({ params: [I64, I64, I64, I64, I64, I32, I32, I32, I32, I32], results: [I64] });
   const MAIN_RAW_TYPE = types.length;
   types.push({ params: [I32, I32, I32, I32, I32, I32], results: [I32] });
+  const ELOOP_TYPE = types.length;
+  types.push({ params: [I32], results: [] });
   const funcImports = helperImports.map((h) => ({ module: 'h', name: String(h.id), type: 3 + h.nargs }));
   const helperFunc = new Map<number, number>(helperImports.map((h, k) => [h.id, k]));
   const callxFunc = usesCallx ? funcImports.length : -1;
   if (usesCallx) funcImports.push({ module: 'k', name: 'callx', type: 0 });
+  const eloopFunc = hasLoops ? funcImports.length : -1;
+  if (hasLoops) funcImports.push({ module: 'k', name: 'eloop', type: ELOOP_TYPE });
   const mainFunc = funcImports.length;
   const mainArgsFunc = mainFunc + 1;
   const subFunc = (k: number): number => mainFunc + 2 + k;
@@ -283,6 +305,12 @@ export function compileProgram(
       b.local(Op.local_set, saved);
       b.i32Const(0);
       b.global(Op.global_set, G_TC, 'tc');
+    }
+    // A fresh budget per run. Nested runs of the same image (and runs a throw ended) get
+    // the outer run's $budget back from index.ts, which knows when a run nests.
+    if (hasLoops) {
+      b.global(Op.global_get, G_LIMIT, 'limit');
+      b.global(Op.global_set, G_BUDGET, 'budget');
     }
   };
   /** After $sub_0 returned (its r0 on the stack): the caller's $tc back. */
@@ -342,7 +370,7 @@ export function compileProgram(
   subprogs.forEach((start, k) => {
     const end = endOf(k);
     const fc = new FuncCompiler(insns, start, end, slot2, {
-      helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers,
+      helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers, eloopFunc,
     });
     let body: Body;
     if (opts.forceDispatch) {
@@ -369,7 +397,7 @@ export function compileProgram(
       text.push(
         `  (func $sub_${start} (export "sub_${start}") (param $r1 i64) (param $r2 i64) (param $r3 i64) (param $r4 i64) (param $r5 i64) (param $r10 i64) (result i64)`,
         `    ;; subprogram at insn ${start}..${end - 1}${how}`,
-        `    (local $r0 i64) (local $r6 i64) (local $r7 i64) (local $r8 i64) (local $r9 i64) (local $ax i64) (local $t i64) (local $u i64) (local $a i32) (local $pc i32)`,
+        `    (local $r0 i64) (local $r6 i64) (local $r7 i64) (local $r8 i64) (local $r9 i64) (local $ax i64) (local $t i64) (local $u i64) (local $a i32) (local $pc i32) (local $left i32)`,
         ...body.text!.slice(0, -1),
         '  )',
       );
@@ -459,7 +487,7 @@ export function compileProgram(
   let rawBody: Uint8Array | null = null;
   if (subprogs.length === 1 && !hasCalls && !hasCallbacks) {
     const fc = new FuncCompiler(insns, 0, endOf(0), slot2, {
-      helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers,
+      helperFunc, helperIdx, callxFunc, subFunc, funcOf, pktFunc, hasCalls, trustR10, helpers, eloopFunc,
     });
     rawBody = fc.compile(false, dispatchedSet.has(0), true, usesPacket).w.result();
     if (rawBody.length > V8_MAX_FUNCTION_SIZE) rawBody = null; // just over: call $sub_0 instead
@@ -498,7 +526,7 @@ export function compileProgram(
     funcImports,
     memory: { module: 'k', name: 'mem' },
     funcs,
-    globals: [I64, I32, I32, I32, I32, I32],
+    globals: [I64, I32, I32, I32, I32, I32, I32, I32],
     exports,
   });
 
@@ -511,13 +539,14 @@ export function compileProgram(
       head.push(`  (import "h" "${h.id}" (func $${name} (param ${params}) (result i64)))`);
     });
     if (usesCallx) head.push('  (import "k" "callx" (func $callx (param i64 i64 i64 i64 i64 i64) (result i64)))');
+    if (hasLoops) head.push('  (import "k" "eloop" (func $eloop (param i32)))');
     head.push('  (import "k" "mem" (memory 1))');
     GLOBAL_NAMES.forEach((g, k) => head.push(`  (global $${g} (export "${g}") (mut ${valTypeName(k === 0 ? I64 : I32)}) (${valTypeName(k === 0 ? I64 : I32)}.const 0))`));
     wat = [...head, ...text, ')'].join('\n');
   }
 
   return {
-    bytes, text: wat, subprogs, helperImports, usesCallx, usesPacket, hasCalls, hasCallbacks, dispatched,
+    bytes, text: wat, subprogs, helperImports, usesCallx, usesPacket, hasCalls, hasCallbacks, dispatched, hasLoops,
   };
 }
 
@@ -531,6 +560,8 @@ interface Ctx {
   hasCalls: boolean;
   trustR10: boolean;
   helpers: ReadonlyMap<number, FuncProto>;
+  /** Function index of the k.eloop import (-1: no back edges in the program). */
+  eloopFunc: number;
 }
 
 const JMP64: Record<number, OpCode> = {
@@ -586,6 +617,8 @@ class FuncCompiler {
   private bbOf = new Map<number, number>();
   private curBB = 0;
   private nBB = 0;
+  /** This function has back edges: it keeps the budget in $left (see charge). */
+  private loops = false;
 
   constructor(
     private readonly insns: readonly Insn[],
@@ -615,6 +648,7 @@ class FuncCompiler {
     const edges = this.edges();
     const n = this.end - this.start;
     const b = this.b;
+    this.loops = edges.some(([from, to]) => to <= from);
     if (b instanceof RawBody) {
       // r1 = BASE | ctx, r10 = BASE | fp (locals 0 and 5 of a $sub body); r2..r5 stay 0.
       for (const [param, reg] of [[0, 0], [1, 5]] as const) {
@@ -631,6 +665,12 @@ class FuncCompiler {
           b.global(Op.global_set, G_PDATA + g, GLOBAL_NAMES[G_PDATA + g]!);
         }
       }
+    }
+    if (this.loops) {
+      // $main_raw's own body (one function, no calls) starts from $limit itself and never
+      // needs the global; a $sub takes what its caller left.
+      b.global(Op.global_get, raw ? G_LIMIT : G_BUDGET, raw ? 'limit' : 'budget');
+      b.local(Op.local_set, LEFT);
     }
     if (!dispatch) {
       this.st = structure(edges);
@@ -718,7 +758,17 @@ class FuncCompiler {
       const iv = to > from ? this.st!.blocks.get(to) : this.st!.loops.get(to);
       const pos = iv ? this.openAt.get(iv) : undefined;
       if (pos === undefined) throw new Unstructured();
-      b.br(conditional ? Op.br_if : Op.br, this.open.length - 1 - pos);
+      const depth = this.open.length - 1 - pos;
+      if (to > from) b.br(conditional ? Op.br_if : Op.br, depth);
+      else if (!conditional) {
+        this.charge(from, to);
+        b.br(Op.br, depth);
+      } else {
+        b.open(Op.if);
+        this.charge(from, to);
+        b.br(Op.br, depth + 1);
+        b.end();
+      }
       return;
     }
     const j = this.bbOf.get(to)!;
@@ -729,10 +779,47 @@ class FuncCompiler {
     }
     // Backwards: through the dispatch loop.
     if (conditional) b.open(Op.if);
+    this.charge(from, to);
     b.i32Const(j);
     b.local(Op.local_set, PC);
     b.br(Op.br, this.nBB - 1 - k + (conditional ? 1 : 0));
     if (conditional) b.end();
+  }
+
+  /**
+   * A taken back edge from relative position `from` to `to` (to <= from): charges its
+   * distance to the budget, as the interpreter does (so both engines stop a runaway
+   * program after the same work), and stops the run with ELOOP when it is used up. The
+   * budget lives in the i32 local $left (a register in the loop: a subtract and a branch
+   * per iteration); calls and returns write it back to $budget (syncOut/syncIn).
+   */
+  private charge(from: number, to: number): void {
+    const b = this.b;
+    b.local(Op.local_get, LEFT);
+    b.i32Const(from + 1 - to);
+    b.op(Op.i32_sub);
+    b.local(Op.local_tee, LEFT);
+    b.i32Const(0);
+    b.op(Op.i32_lt_s);
+    b.open(Op.if);
+    b.i32Const(this.start + to); // the interpreter's message names the jump's target
+    b.call(this.cx.eloopFunc, 'eloop');
+    b.op(Op.unreachable);
+    b.end();
+  }
+
+  /** Before a call or a return: $left back into $budget (functions with back edges). */
+  private syncOut(): void {
+    if (!this.loops || this.raw) return;
+    this.b.local(Op.local_get, LEFT);
+    this.b.global(Op.global_set, G_BUDGET, 'budget');
+  }
+
+  /** After a call: what the callee (or a bpf_loop callback) left. */
+  private syncIn(): void {
+    if (!this.loops || this.raw) return;
+    this.b.global(Op.global_get, G_BUDGET, 'budget');
+    this.b.local(Op.local_set, LEFT);
   }
 
   private get(reg: number): void {
@@ -1072,6 +1159,7 @@ class FuncCompiler {
     const r = idx - this.start;
     if (op === BPF_EXIT) {
       if (c !== BPF_JMP) fail('EINVAL', `unknown opcode ${i.code.toString(16)} at insn ${idx}`);
+      this.syncOut();
       this.get(0);
       if (this.raw) b.op(Op.i32_wrap_i64);
       b.op(Op.return);
@@ -1126,7 +1214,9 @@ class FuncCompiler {
       this.get(10);
       b.i64ConstSmall(MAX_BPF_STACK);
       b.op(Op.i64_sub);
+      this.syncOut();
       b.call(cx.subFunc(k), `sub_${idx + 1 + i.imm}`);
+      this.syncIn();
       this.set(0);
       if (cx.hasCalls) this.tailCallCheck();
       return;
@@ -1136,7 +1226,9 @@ class FuncCompiler {
       b.global(Op.global_set, G_FP, 'fp');
       this.get(i.dst);
       for (let r = 1; r <= 5; r++) this.get(r);
+      this.syncOut();
       b.call(cx.callxFunc, 'callx');
+      this.syncIn();
       this.set(0);
       this.tailCallCheck();
       return;
@@ -1148,7 +1240,9 @@ class FuncCompiler {
       b.global(Op.global_set, G_FP, 'fp');
     }
     for (let r = 1; r <= h.nargs; r++) this.get(r);
+    this.syncOut();
     b.call(cx.helperFunc.get(i.imm)!, h.proto.name);
+    this.syncIn();
     this.set(0);
     this.tailCallCheck();
   }
@@ -1249,6 +1343,7 @@ class FuncCompiler {
     // SKF_NET_OFF/SKF_LL_OFF, or out of range) go through $pkt.
     const ret0 = (): void => {
       b.open(Op.if);
+      this.syncOut();
       if (this.raw) b.i32Const(0);
       else b.i64ConstSmall(0);
       b.op(Op.return);

@@ -10,13 +10,15 @@
  * `main_raw(ctxOff, stackTop, pdata, plen, pmac, pnet)` returns r0's low 32 bits as a
  * number, on a stack the caller owns, with no RunEnv at all when the program calls no
  * helpers (packet filters included). A wasm trap (an address outside the kernel's memory) becomes
- * KernelError('EFAULT'). A pending tail call (a helper set env.tailCallTarget) makes the
+ * KernelError('EFAULT'). A program with back edges counts them against an instruction
+ * budget as the interpreter does (compile.ts: $budget, $limit, FuncCompiler.charge) and
+ * stops with KernelError('ELOOP') when it runs out. A pending tail call (a helper set env.tailCallTarget) makes the
  * compiled code return at once; run() returns with env.tailCallTarget still set and the
  * runner continues with the target.
  */
 import { KernelError } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
-import { interpRun } from '../interpreter.js';
+import { DEFAULT_INSN_LIMIT, interpRun } from '../interpreter.js';
 import { acquireStack, releaseStack } from '../stack.js';
 import type { BpfProg, FuncProto, JitImage, RunEnv, RunPacket } from '../types.js';
 import type { Insn } from '../isa.js';
@@ -115,6 +117,11 @@ function instantiate(
       return r;
     };
   }
+  if (cm.hasLoops) {
+    k['eloop'] = (insn: number): never => {
+      throw new KernelError('ELOOP', `program did not finish within its instruction budget (at insn ${insn})`);
+    };
+  }
   const instance = new WebAssembly.Instance(module, { h, k });
   const ex = instance.exports;
   type Pkt4 = [pdata: number, plen: number, pmac: number, pnet: number];
@@ -123,6 +130,10 @@ function instantiate(
   const mainArgs = ex['main_args'] as unknown as (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, fp: number, ...p: Pkt4) => bigint;
   const fpGlobal = ex['fp'] as WebAssembly.Global;
   tcGlobal = ex['tc'] as WebAssembly.Global;
+  const budgetGlobal = ex['budget'] as WebAssembly.Global;
+  const limitGlobal = ex['limit'] as WebAssembly.Global;
+  limitGlobal.value = DEFAULT_INSN_LIMIT;
+  const hasLoops = cm.hasLoops;
   const subs = new Map<number, WasmFn>();
   for (const s of cm.subprogs) subs.set(s, ex[`sub_${s}`] as unknown as WasmFn);
 
@@ -142,7 +153,18 @@ function instantiate(
   const usesPacket = cm.usesPacket;
   const hasCallbacks = cm.hasCallbacks;
 
-  const run = (env: RunEnv): bigint => {
+  const run = (env: RunEnv, insnLimit?: number): bigint => {
+    if (insnLimit !== undefined) {
+      // An explicit budget (bpfProgRun's insnLimit, what a tail call leaves): the entry
+      // reads $limit, so set it around this run only.
+      const old = limitGlobal.value as number;
+      limitGlobal.value = clampLimit(insnLimit);
+      try {
+        return run(env);
+      } finally {
+        limitGlobal.value = old;
+      }
+    }
     const ctx = env.ctx;
     if (ctx !== lastCtx) {
       lastCtx = ctx;
@@ -152,6 +174,9 @@ function instantiate(
     if (hasCallbacks) env.callSubprog = callSubprog;
     const prev = cur;
     cur = env;
+    // A run nested in a run of this same image (a helper fired it): the outer run's budget
+    // is in $budget, which this run's entry overwrites; it goes back in `finally`.
+    const outerBudget = prev !== null && hasLoops ? (budgetGlobal.value as number) : -1;
     const top = acquireStack(kernel);
     try {
       const args = env.args;
@@ -172,6 +197,7 @@ function instantiate(
       throw e;
     } finally {
       releaseStack(kernel, top);
+      if (outerBudget >= 0) budgetGlobal.value = outerBudget;
       cur = prev;
     }
   };
@@ -199,6 +225,7 @@ function instantiate(
     if (hasCallbacks) env.callSubprog = callSubprog;
     const prev = cur;
     cur = env;
+    const outerBudget = prev !== null && hasLoops ? (budgetGlobal.value as number) : -1;
     try {
       const p = env.packet;
       const r0 = p === undefined
@@ -209,6 +236,7 @@ function instantiate(
     } catch (e) {
       throw fault(e);
     } finally {
+      if (outerBudget >= 0) budgetGlobal.value = outerBudget;
       cur = prev;
     }
   };
@@ -216,15 +244,19 @@ function instantiate(
   /**
    * bpf_tail_call succeeded: the compiled code has unwound; continue with the target on
    * the same ctx and stack (its compiled image when the JIT is on, else the interpreter),
-   * as the interpreter does in place.
+   * as the interpreter does in place. The target continues with what is left of this
+   * run's budget, less one for the tail call (the interpreter's charge), so a chain of
+   * tail calls cannot multiply it.
    */
   const tailCall = (env: RunEnv, top: number): bigint => {
     const target = env.tailCallTarget!;
     env.tailCallTarget = null;
     env.tailCalls++;
     env.prog = target;
-    if (target.jited !== null && kernel.sysctl.bpfJitEnable !== 0) return target.jited.run(env);
-    return interpRun(env, top);
+    const left = (hasLoops ? (budgetGlobal.value as number) : (limitGlobal.value as number)) - 1;
+    if (left < 0) throw new KernelError('ELOOP', 'program did not finish within its instruction budget (at insn 0)');
+    if (target.jited !== null && kernel.sysctl.bpfJitEnable !== 0) return target.jited.run(env, left);
+    return interpRun(env, top, { insnLimit: left });
   };
 
   let text: string | null = null;
@@ -246,6 +278,11 @@ function instantiate(
     dispatched: cm.dispatched,
     compileUs: Number(process.hrtime.bigint() - t0) / 1000,
   };
+}
+
+/** $limit is an i32: budgets beyond 2^31 - 1 are cut to it (and negative ones to 0). */
+function clampLimit(n: number): number {
+  return n >= 0x7fffffff ? 0x7fffffff : n > 0 ? Math.floor(n) : 0;
 }
 
 /** What a trap of compiled code becomes: EFAULT (other errors pass unchanged). */
