@@ -778,7 +778,8 @@ function exec(
     let pData = pkt === undefined ? 0 : pkt.data;
     let pLen = pkt === undefined ? -1 : pkt.len;
 
-    for (;;) {
+    // `break drop` (a packet load out of range) leaves this loop for the one epilogue after it
+    drop: for (;;) {
       const p = pc << 2;
       const w = C[p]!;
       const d = w >>> 16;
@@ -1078,146 +1079,67 @@ function exec(
             off >= 0 && off + size <= pLen
               ? size === 2 ? dv.getUint16(pData + off, false) : size === 1 ? dv.getUint8(pData + off) : dv.getUint32(pData + off, false)
               : ldPacket(env, off, size);
-          if (v < 0) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
+          if (v < 0) break drop; // packet load out of range
           R[0] = v | 0;
           R[1] = 0;
           break;
         }
-        case 0x10d: if (C[p + 2]! > pLen) { // OP_LDABS_W
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
+        case 0x10d: // OP_LDABS_W
+          if (C[p + 2]! > pLen) break drop; // packet load out of range
           R[0] = dv.getInt32(pData + C[p + 3]!, false);
           R[1] = 0;
           break;
-        case 0x10e: if (C[p + 2]! > pLen) { // OP_LDABS_H
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
+        case 0x10e: // OP_LDABS_H
+          if (C[p + 2]! > pLen) break drop; // packet load out of range
           R[0] = dv.getUint16(pData + C[p + 3]!, false);
           R[1] = 0;
           break;
-        case 0x10f: if (C[p + 2]! > pLen) { // OP_LDABS_B
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
+        case 0x10f: // OP_LDABS_B
+          if (C[p + 2]! > pLen) break drop; // packet load out of range
           R[0] = dv.getUint8(pData + C[p + 3]!);
           R[1] = 0;
           break;
         case 0x110: { // OP_LDABS_W_J: load, then the next slot's `if r0 <cond> K goto`
-          if (C[p + 2]! > pLen) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
-          const v = dv.getUint32(pData + C[p + 3]!, false);
-          const k = C[p + 7]!;
-          R[0] = v;
-          R[1] = 0;
-          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
-          pc++;
+          if (C[p + 2]! > pLen) break drop; // packet load out of range
+          pc += ldJump(R, C, p, d, dv.getUint32(pData + C[p + 3]!, false));
           break;
         }
         case 0x111: { // OP_LDABS_H_J: load, then the next slot's `if r0 <cond> K goto`
-          if (C[p + 2]! > pLen) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
-          const v = dv.getUint16(pData + C[p + 3]!, false);
-          const k = C[p + 7]!;
-          R[0] = v;
-          R[1] = 0;
-          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
-          pc++;
+          if (C[p + 2]! > pLen) break drop; // packet load out of range
+          pc += ldJump(R, C, p, d, dv.getUint16(pData + C[p + 3]!, false));
           break;
         }
         case 0x112: { // OP_LDABS_B_J: load, then the next slot's `if r0 <cond> K goto`
-          if (C[p + 2]! > pLen) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
-          const v = dv.getUint8(pData + C[p + 3]!);
-          const k = C[p + 7]!;
-          R[0] = v;
-          R[1] = 0;
-          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
-          pc++;
+          if (C[p + 2]! > pLen) break drop; // packet load out of range
+          pc += ldJump(R, C, p, d, dv.getUint8(pData + C[p + 3]!));
           break;
         }
         case 0x113: { // OP_LDIND_W_J
           const off = (C[p + 3]! + R[s]!) | 0;
           let v: number;
           if (off >= 0 && off + 4 <= pLen) v = dv.getUint32(pData + off, false);
-          else if ((v = ldPacket(env, off, 4)) < 0) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
-          const k = C[p + 7]!;
-          R[0] = v;
-          R[1] = 0;
-          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
-          pc++;
+          else if ((v = ldPacket(env, off, 4)) < 0) break drop; // packet load out of range
+          pc += ldJump(R, C, p, d, v);
           break;
         }
         case 0x114: { // OP_LDIND_H_J
           const off = (C[p + 3]! + R[s]!) | 0;
           let v: number;
           if (off >= 0 && off + 2 <= pLen) v = dv.getUint16(pData + off, false);
-          else if ((v = ldPacket(env, off, 2)) < 0) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
-          const k = C[p + 7]!;
-          R[0] = v;
-          R[1] = 0;
-          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
-          pc++;
+          else if ((v = ldPacket(env, off, 2)) < 0) break drop; // packet load out of range
+          pc += ldJump(R, C, p, d, v);
           break;
         }
         case 0x115: { // OP_LDIND_B_J
           const off = (C[p + 3]! + R[s]!) | 0;
           let v: number;
           if (off >= 0 && off + 1 <= pLen) v = dv.getUint8(pData + off);
-          else if ((v = ldPacket(env, off, 1)) < 0) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
-          const k = C[p + 7]!;
-          R[0] = v;
-          R[1] = 0;
-          if (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) pc += C[p + 6]!;
-          pc++;
+          else if ((v = ldPacket(env, off, 1)) < 0) break drop; // packet load out of range
+          pc += ldJump(R, C, p, d, v);
           break;
         }
         case 0x116: { // OP_CLASSIC_MSH: X = 4 * (P[k] & 0xf), A kept (r2 = A)
-          if (C[p + 6]! > pLen) {
-            st.left = budget;
-            retHi = 0;
-            if (R !== R0) dec.pool.push(R);
-            return 0;
-          }
+          if (C[p + 6]! > pLen) break drop; // packet load out of range
           R[14] = (dv.getUint8(pData + C[p + 7]!) & 0xf) << 2;
           R[15] = 0;
           R[4] = R[0]!;
@@ -1250,7 +1172,24 @@ function exec(
         }
       }
     }
+    // a packet load out of range ends the program with 0 (as classic BPF on Linux)
+    st.left = budget;
+    retHi = 0;
+    if (R !== R0) dec.pool.push(R);
+    return 0;
   }
+}
+
+/**
+ * The tail of the fused classic load + compare-and-jump ops (OP_LDABS_*_J, OP_LDIND_*_J):
+ * r0 = v (the loaded packet value), then the next slot's `if r0 <cond> K goto`, cond = d
+ * (JCC_*). Returns how far pc moves past the fused slot.
+ */
+function ldJump(R: Int32Array, C: Int32Array, p: number, d: number, v: number): number {
+  const k = C[p + 7]!;
+  R[0] = v;
+  R[1] = 0;
+  return (d === 0 ? v === k : d === 1 ? v !== k : d === 2 ? (v & k) !== 0 : d === 3 ? v > k : v >= k) ? C[p + 6]! + 1 : 1;
 }
 
 function budgetExceeded(st: RunState, pc: number): KernelError {

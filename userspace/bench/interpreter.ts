@@ -10,6 +10,7 @@ import { bpfProgRun } from '../../kernel/bpf/run.js';
 import type { BpfProg } from '../../kernel/bpf/types.js';
 import { Kernel } from '../../kernel/kernel.js';
 import type { Bench } from './run.js';
+import { bestNsPerCall } from './timing.js';
 
 /** 1000 ALU instructions over r0..r9 (64- and 32-bit, imm and reg), seeded. */
 export function aluProgram(n = 1000): string {
@@ -91,18 +92,6 @@ function prog(kernel: Kernel, text: string): BpfProg {
   return conformanceProg(kernel, encodeInsns(assemble(text)));
 }
 
-/** Best-of-`rounds` mean ns per run. */
-function time(fn: () => void, runs: number, rounds = 7): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < runs; i++) fn();
-    const ns = Number(process.hrtime.bigint() - t0) / runs;
-    if (ns < best) best = ns;
-  }
-  return best;
-}
-
 export interface InterpFigures {
   aluNsPerInsn: number;
   loopNsPerInsn: number;
@@ -125,10 +114,10 @@ export function measureInterpreter(scale = 1): InterpFigures {
   const loopInsns = 2 + 4 * 1000 + 1;
   const pktInsns = 32;
   if (bpfProgRun(kernel, pkt, addr, { args }) === 0n) throw new Error('packet program rejected the bench frame');
-  const aluNs = time(() => bpfProgRun(kernel, alu, 0n), Math.ceil(2000 * scale));
-  const loopNs = time(() => bpfProgRun(kernel, loop, 0n), Math.ceil(500 * scale));
-  const pktNs = time(() => bpfProgRun(kernel, pkt, addr, { args }), Math.ceil(50000 * scale));
-  const oneNs = time(() => bpfProgRun(kernel, one, 0n), Math.ceil(100000 * scale));
+  const aluNs = bestNsPerCall(() => bpfProgRun(kernel, alu, 0n), Math.ceil(2000 * scale));
+  const loopNs = bestNsPerCall(() => bpfProgRun(kernel, loop, 0n), Math.ceil(500 * scale));
+  const pktNs = bestNsPerCall(() => bpfProgRun(kernel, pkt, addr, { args }), Math.ceil(50000 * scale));
+  const oneNs = bestNsPerCall(() => bpfProgRun(kernel, one, 0n), Math.ceil(100000 * scale));
   kernel.mem.free(off);
   return {
     aluNsPerInsn: aluNs / aluInsns,

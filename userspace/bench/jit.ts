@@ -15,6 +15,7 @@ import type { BpfProg } from '../../kernel/bpf/types.js';
 import { Kernel } from '../../kernel/kernel.js';
 import { aluProgram, LOOP_PROGRAM, PACKET_PROGRAM } from './interpreter.js';
 import type { Bench } from './run.js';
+import { bestNsPerCall } from './timing.js';
 
 const FRAME = Uint8Array.from(
   Buffer.from('00112233445566778899aabb08004500002412344000401100000a0000010a0000023039003500100000646174612d2d2d2d', 'hex'),
@@ -30,17 +31,6 @@ function aluFromMemory(): string {
   for (let r = 0; r < 10; r++) if (r !== 1) loads.push(`ldxdw %r${r}, [%r1+${8 * r}]`);
   loads.push('ldxdw %r1, [%r1+8]');
   return [...loads, ...body].join('\n');
-}
-
-function time(fn: () => void, runs: number, rounds = 7): number {
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < runs; i++) fn();
-    const ns = Number(process.hrtime.bigint() - t0) / runs;
-    if (ns < best) best = ns;
-  }
-  return best;
 }
 
 export interface JitRow {
@@ -98,8 +88,8 @@ export function measureJit(scale = 1): JitFigures {
     for (let i = 0; i < 10; i++) bpfProgRun(kernel, prog, p.ctx, opts('jit'));
     const firstJitNs = Number(process.hrtime.bigint() - t0) / 10;
     if (bpfProgRun(kernel, prog, p.ctx, opts('jit')) !== interpResult) throw new Error(`${p.name}: JIT and interpreter disagree`);
-    const jitNs = time(() => bpfProgRun(kernel, prog, p.ctx, opts('jit')), Math.ceil(p.runs * scale));
-    const interpNs = time(() => bpfProgRun(kernel, prog, p.ctx, opts('interp')), Math.ceil((p.runs / 10) * scale));
+    const jitNs = bestNsPerCall(() => bpfProgRun(kernel, prog, p.ctx, opts('jit')), Math.ceil(p.runs * scale));
+    const interpNs = bestNsPerCall(() => bpfProgRun(kernel, prog, p.ctx, opts('interp')), Math.ceil((p.runs / 10) * scale));
     rows.push({ name: p.name, interpNs, firstJitNs, jitNs, hostNs: p.host });
   }
   kernel.mem.free(off);

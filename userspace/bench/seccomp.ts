@@ -25,6 +25,7 @@ import { syscall } from '../../kernel/syscall.js';
 import { compileProfile, type Profile } from '../../subsystems/seccomp/profile.js';
 import { SECCOMP_SET_MODE_FILTER } from '../../subsystems/seccomp/uapi.js';
 import type { Bench } from './run.js';
+import { bestNsPerCall } from './timing.js';
 
 const N = 200_000;
 const ROUNDS = 5;
@@ -47,13 +48,7 @@ function measure({ jit, prog }: Job): number {
     if (r !== 0) throw new Error(`seccomp install failed: ${String(r)}`);
   }
   for (let i = 0; i < N / 4; i++) syscall(k, t, 'getpid');
-  let best = Infinity;
-  for (let round = 0; round < ROUNDS; round++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) syscall(k, t, 'getpid');
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / N);
-  }
-  return best;
+  return bestNsPerCall(() => syscall(k, t, 'getpid'), N, ROUNDS);
 }
 
 function inWorker(job: Job): Promise<number> {

@@ -10,6 +10,7 @@ import { BPF_CMD, BPF_PROG_TYPE, parseHexBytes } from '../../kernel/bpf/isa.js';
 import type { BpfAttr } from '../../kernel/bpf/syscall.js';
 import { syscall } from '../../kernel/syscall.js';
 import type { Bench } from './run.js';
+import { bestNsPerCall } from './timing.js';
 
 const FRAME = parseHexBytes(
   '00112233445566778899aabb08004500002412344000401100000a0000010a0000023039003500100000646174612d2d2d2d',
@@ -32,12 +33,7 @@ function measure(jit: 0 | 1): { perCallNs: number; durationNs: number } {
   };
   for (let i = 0; i < 2000; i++) run(1);
   const n = 20_000;
-  let best = Infinity;
-  for (let round = 0; round < 5; round++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) run(1);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
-  }
+  const best = bestNsPerCall(() => run(1), n, 5);
   const durationNs = Math.min(...Array.from({ length: 5 }, () => run(100_000).duration ?? NaN));
   return { perCallNs: best, durationNs };
 }

@@ -9,7 +9,6 @@
  *   {"attached":false,"errno":"EINVAL"}
  * Exit 0 unless the usage is wrong (2). The form matches the host oracle's cbpf-run.
  */
-import { parseArgs } from 'node:util';
 import { Kernel } from '../../kernel/kernel.js';
 import { errnoName, isKernelError } from '../../kernel/errno.js';
 import { parseClassic } from '../../kernel/bpf/classic/text.js';
@@ -19,6 +18,7 @@ import { registerNetProgTypes } from '../../subsystems/net/progtypes.js';
 import { registerNet, netifRx } from '../../subsystems/net/index.js';
 import { SyscallError, type Proc } from '../libc/process.js';
 import { AF_PACKET, ETH_P_ALL, MSG_DONTWAIT, SOCK_RAW, attachFilter, bind, close, htons, recvfrom, socket } from '../libc/net.js';
+import { parseCommandArgs } from './args.js';
 import type { Command, CommandIo } from './index.js';
 
 export interface CbpfResult {
@@ -83,23 +83,14 @@ function packetsOf(list: readonly string[]): Uint8Array[] | null {
 const USAGE = 'usage: bpfkern cbpf run --prog "N,code jt jf k,..." [--packet HEX]... | bpfkern cbpf run --batch\n';
 
 async function run(argv: string[], io: CommandIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'run') {
-    io.stderr(USAGE);
-    return 2;
-  }
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: { prog: { type: 'string' }, packet: { type: 'string', multiple: true }, batch: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    io.stderr(`bpfkern: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const values = parseCommandArgs(
+    argv,
+    'run',
+    { prog: { type: 'string' }, packet: { type: 'string', multiple: true }, batch: { type: 'boolean' } },
+    USAGE,
+    io,
+  );
+  if (values === null) return 2;
   const p = bootForCbpf();
   if (values.batch) {
     for (const line of (await io.stdin()).split('\n')) {

@@ -11,13 +11,13 @@
  * retval null and names the errno in "run_errno". The exit status is 0 whatever the
  * kernel said; only bad usage exits 2. Outside scripts rely on this syntax and output.
  */
-import { parseArgs } from 'node:util';
 import { BPF_PROG_TYPE, parseHexBytes } from '../../kernel/bpf/isa.js';
 import { errnoName } from '../../kernel/errno.js';
 import type { BootOptions, Kernel } from '../../kernel/kernel.js';
 import { bootKernel } from '../../index.js';
 import { bpfObjGetInfoByFd, bpfProgLoad, bpfProgTestRun } from '../libc/bpf.js';
 import { SyscallError, sys, type Proc } from '../libc/process.js';
+import { parseCommandArgs } from './args.js';
 import type { Command, CommandIo } from './index.js';
 
 const USAGE =
@@ -93,25 +93,22 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     return 2;
   };
   if (argv[0] !== 'run') return bad(argv[0] ? `unknown ebpf subcommand '${argv[0]}'` : 'missing subcommand');
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv.slice(1),
-      options: {
-        prog: { type: 'string' },
-        type: { type: 'string', default: 'socket_filter' },
-        data: { type: 'string' },
-        repeat: { type: 'string', default: '1' },
-        jit: { type: 'string' },
-        'log-level': { type: 'string', default: '1' },
-        batch: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    return bad(e instanceof Error ? e.message : String(e));
-  }
+  const values = parseCommandArgs(
+    argv.slice(1),
+    null,
+    {
+      prog: { type: 'string' },
+      type: { type: 'string', default: 'socket_filter' },
+      data: { type: 'string' },
+      repeat: { type: 'string', default: '1' },
+      jit: { type: 'string' },
+      'log-level': { type: 'string', default: '1' },
+      batch: { type: 'boolean', default: false },
+    },
+    USAGE,
+    io,
+  );
+  if (values === null) return 2;
   const type = parseProgType(values.type);
   if (type === null) return bad(`unknown program type '${values.type}'`);
   const repeat = Number(values.repeat);

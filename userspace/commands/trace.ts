@@ -7,37 +7,30 @@
  * through (they must be equal; the command exits 1 if not). A filter the parser rejects
  * is reported as the event's filter file would show it (caret and parse_error), exit 1.
  */
-import { parseArgs } from 'node:util';
 import { Kernel } from '../../kernel/kernel.js';
 import { isKernelError } from '../../kernel/errno.js';
 import { benchFilter } from '../../subsystems/tracing/bench.js';
 import { FilterError } from '../../subsystems/tracing/filter/index.js';
 import { renderFilterError } from '../../subsystems/tracing/trace.js';
+import { parseCommandArgs } from './args.js';
 import type { Command, CommandIo } from './index.js';
 
 const USAGE = 'usage: bpfkern trace bench --event SYS:EVENT --filter EXPR [--events N] [--json]\n';
 
 async function run(argv: string[], io: CommandIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'bench') {
-    io.stderr(USAGE);
-    return 2;
-  }
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        event: { type: 'string', default: 'signal:signal_generate' },
-        filter: { type: 'string' },
-        events: { type: 'string', default: '100000' },
-        json: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (e) {
-    io.stderr(`bpfkern: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const values = parseCommandArgs(
+    argv,
+    'bench',
+    {
+      event: { type: 'string', default: 'signal:signal_generate' },
+      filter: { type: 'string' },
+      events: { type: 'string', default: '100000' },
+      json: { type: 'boolean', default: false },
+    },
+    USAGE,
+    io,
+  );
+  if (values === null) return 2;
   const [system, event] = values.event.split(':');
   const n = Number(values.events);
   if (!system || !event || values.filter === undefined || !Number.isInteger(n) || n <= 0) {
