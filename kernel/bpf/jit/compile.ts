@@ -893,32 +893,31 @@ class FuncCompiler {
     } else {
       // Swap bytes within 16-bit pairs, then pairs within 32-bit halves, then the halves.
       this.get(reg);
-      b.local(Op.local_tee, T);
-      b.i64ConstSmall(8);
-      b.op(Op.i64_shr_u);
-      b.i64Const(0x00ff00ff00ff00ffn);
-      b.op(Op.i64_and);
-      b.local(Op.local_get, T);
-      b.i64Const(0x00ff00ff00ff00ffn);
-      b.op(Op.i64_and);
-      b.i64ConstSmall(8);
-      b.op(Op.i64_shl);
-      b.op(Op.i64_or);
-      b.local(Op.local_tee, T);
-      b.i64ConstSmall(16);
-      b.op(Op.i64_shr_u);
-      b.i64Const(0x0000ffff0000ffffn);
-      b.op(Op.i64_and);
-      b.local(Op.local_get, T);
-      b.i64Const(0x0000ffff0000ffffn);
-      b.op(Op.i64_and);
-      b.i64ConstSmall(16);
-      b.op(Op.i64_shl);
-      b.op(Op.i64_or);
+      this.swapLanes(T, 8, 0x00ff00ff00ff00ffn);
+      this.swapLanes(T, 16, 0x0000ffff0000ffffn);
       b.i64ConstSmall(32);
       b.op(Op.i64_rotl);
     }
     this.set(reg);
+  }
+
+  /**
+   * i64 on the stack -> ((x >> bits) & mask) | ((x & mask) << bits): swaps each pair of
+   * `bits`-wide lanes that `mask` selects (uses the i64 scratch `tmp`).
+   */
+  private swapLanes(tmp: number, bits: number, mask: bigint): void {
+    const b = this.b;
+    b.local(Op.local_tee, tmp);
+    b.i64ConstSmall(bits);
+    b.op(Op.i64_shr_u);
+    b.i64Const(mask);
+    b.op(Op.i64_and);
+    b.local(Op.local_get, tmp);
+    b.i64Const(mask);
+    b.op(Op.i64_and);
+    b.i64ConstSmall(bits);
+    b.op(Op.i64_shl);
+    b.op(Op.i64_or);
   }
 
   /** i32 on the stack -> its bytes reversed (uses the i32 scratch). */

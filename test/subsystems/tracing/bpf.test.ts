@@ -7,40 +7,22 @@
  * prints them. Both engines (bpf_jit_enable 0 and 1).
  */
 import { describe, expect, it } from 'vitest';
-import { bootKernel, type BootedKernel } from '../../../index.js';
+import type { BootedKernel } from '../../../index.js';
 import { assemble } from '../../../kernel/bpf/asm.js';
-import { BPF_CMD, BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, isLdImm64 } from '../../../kernel/bpf/isa.js';
+import { BPF_CMD, BPF_PROG_TYPE } from '../../../kernel/bpf/isa.js';
 import { progFromFd } from '../../../kernel/bpf/objects.js';
 import type { BpfAttr } from '../../../kernel/bpf/syscall.js';
 import type { Kernel } from '../../../kernel/kernel.js';
-import { syscall } from '../../../kernel/syscall.js';
 import type { Task } from '../../../kernel/task.js';
 import { tracepointOf } from '../../../kernel/trace/tracepoint.js';
+import { counterSetup, insnsWithMap, sysSync, TRACEFS } from '../../helpers/tracepoint-prog.js';
 import {
   openTracePipe, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, tracingOf,
 } from '../../../subsystems/tracing/index.js';
 
-const T = '/sys/kernel/tracing';
+const T = TRACEFS;
 
-function sys(k: Kernel, task: Task, name: string, args: unknown[]): number {
-  const r = syscall(k, task, name, args as never);
-  if (typeof r !== 'number') throw new Error(`${name} did not complete synchronously`);
-  return r;
-}
-
-/** Assembles `text`; `lddw %rN, 0` becomes a BPF_PSEUDO_MAP_FD load of mapFd. */
-function insnsWithMap(text: string, mapFd: number): ReturnType<typeof assemble> {
-  const insns = assemble(text);
-  for (let n = 0; n < insns.length; n++) {
-    const i = insns[n]!;
-    if (isLdImm64(i) && (n === 0 || !isLdImm64(insns[n - 1]!))) {
-      i.src = BPF_PSEUDO_MAP_FD;
-      i.imm = mapFd;
-      n++;
-    }
-  }
-  return insns;
-}
+const sys = sysSync;
 
 // signal_generate: sig at offset 8. Count the event in map[0], record it only when sig > 10.
 const COUNT_AND_FILTER = `
@@ -61,19 +43,8 @@ const COUNT_AND_FILTER = `
 `;
 
 function setup(jit: 0 | 1) {
-  const k = bootKernel({ seed: 7 });
-  k.sysctl.bpfJitEnable = jit;
-  const task = k.tasks.spawn({ comm: 'perftool' });
-  const bpf = (cmd: number, attr: BpfAttr): number => sys(k, task, 'bpf', [cmd, attr]);
-  const mapFd = bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1 });
-  expect(mapFd).toBeGreaterThanOrEqual(0);
-  const count = (): bigint => {
-    const value = new Uint8Array(8);
-    expect(bpf(BPF_CMD.BPF_MAP_LOOKUP_ELEM, { map_fd: mapFd, key: new Uint8Array(4), value })).toBe(0);
-    return new DataView(value.buffer).getBigUint64(0, true);
-  };
-  const id = Number(k.fs.readFileSync(`${T}/events/signal/signal_generate/id`, 'utf8'));
-  return { k, task, bpf, mapFd, count, id };
+  const { eventId, ...rest } = counterSetup(7, 'perftool', jit);
+  return { ...rest, id: eventId };
 }
 
 function fireSignals(k: Kernel, from: Task): void {

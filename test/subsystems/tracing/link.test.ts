@@ -6,28 +6,21 @@
  * perf_event_set_bpf_prog).
  */
 import { describe, expect, it } from 'vitest';
-import { bootKernel } from '../../../index.js';
 import { assemble } from '../../../kernel/bpf/asm.js';
-import { BPF_CMD, BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_PSEUDO_MAP_FD, isLdImm64 } from '../../../kernel/bpf/isa.js';
+import { BPF_CMD, BPF_PROG_TYPE } from '../../../kernel/bpf/isa.js';
 import { allLinks, BPF_LINK_TYPE, BPF_PERF_EVENT } from '../../../kernel/bpf/link.js';
 import { allProgs } from '../../../kernel/bpf/objects.js';
 import type { BpfAttr } from '../../../kernel/bpf/syscall.js';
-import type { Kernel } from '../../../kernel/kernel.js';
-import { syscall } from '../../../kernel/syscall.js';
-import type { Task } from '../../../kernel/task.js';
 import { tracepointOf } from '../../../kernel/trace/tracepoint.js';
+import { counterSetup, insnsWithMap, sysSync, TRACEFS } from '../../helpers/tracepoint-prog.js';
 import { PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, tracingOf } from '../../../subsystems/tracing/index.js';
 
-const T = '/sys/kernel/tracing';
+const T = TRACEFS;
 const EBADF = -9;
 const EEXIST = -17;
 const EINVAL = -22;
 
-function sys(k: Kernel, task: Task, name: string, args: unknown[]): number {
-  const r = syscall(k, task, name, args as never);
-  if (typeof r !== 'number') throw new Error(`${name} did not complete synchronously`);
-  return r;
-}
+const sys = sysSync;
 
 /** Counts every event in map[0]; returns 1 (record it). */
 const COUNT = `
@@ -44,27 +37,11 @@ const COUNT = `
 `;
 
 function setup(jit: 0 | 1) {
-  const k = bootKernel({ seed: 11 });
-  k.sysctl.bpfJitEnable = jit;
-  const task = k.tasks.spawn({ comm: 'libbpf' });
-  const bpf = (cmd: number, attr: BpfAttr): number => sys(k, task, 'bpf', [cmd, attr]);
-  const mapFd = bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: BPF_MAP_TYPE.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1 });
-  const insns = assemble(COUNT);
-  for (let n = 0; n < insns.length; n++) {
-    if (isLdImm64(insns[n]!)) {
-      insns[n]!.src = BPF_PSEUDO_MAP_FD;
-      insns[n]!.imm = mapFd;
-      break;
-    }
-  }
-  const progFd = bpf(BPF_CMD.BPF_PROG_LOAD, { prog_type: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACEPOINT, insns, license: 'GPL' });
+  const { k, task, bpf, mapFd, count, eventId: id } = counterSetup(11, 'libbpf', jit);
+  const progFd = bpf(BPF_CMD.BPF_PROG_LOAD, {
+    prog_type: BPF_PROG_TYPE.BPF_PROG_TYPE_TRACEPOINT, insns: insnsWithMap(COUNT, mapFd), license: 'GPL',
+  });
   expect(progFd).toBeGreaterThanOrEqual(0);
-  const count = (): bigint => {
-    const value = new Uint8Array(8);
-    expect(bpf(BPF_CMD.BPF_MAP_LOOKUP_ELEM, { map_fd: mapFd, key: new Uint8Array(4), value })).toBe(0);
-    return new DataView(value.buffer).getBigUint64(0, true);
-  };
-  const id = Number(k.fs.readFileSync(`${T}/events/signal/signal_generate/id`, 'utf8'));
   const perfOpen = (): number => sys(k, task, 'perf_event_open', [{ type: PERF_TYPE_TRACEPOINT, config: id }]);
   const tp = tracepointOf(k, 'signal', 'signal_generate');
   const fire = (n: number): void => {
